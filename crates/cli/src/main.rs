@@ -1,0 +1,2 @@
+//! The `medledger` binary.
+fn main() {}
