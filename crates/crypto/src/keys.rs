@@ -1,0 +1,277 @@
+//! Ed25519 keys and signatures: the only signature scheme of the ledger.
+//!
+//! Every signature on the ledger (proposals, endorsements, block headers, certificates, CRLs) is Ed25519
+//! over the exact bytes as received. [`SigningKey`] wraps `ed25519_dalek::SigningKey` so that the rest of
+//! the workspace never depends on the dalek API and so that its `Debug` cannot leak the secret;
+//! [`PublicKey`] is the plain 32 bytes that certificates carry. Single verification is *strict*
+//! (`verify_strict`: no small-order keys or `R`, canonical `s`), which is the ledger's definition of a
+//! valid signature; [`verify_batch`] is a faster all-or-nothing check for many signatures at once.
+
+use std::fmt;
+
+use ed25519_dalek::Signer as _;
+use medledger_types::Signature;
+use zeroize::Zeroizing;
+
+/// Why a signature was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The signature does not verify for this message and key (or is non-canonical).
+    #[error("signature does not verify")]
+    Invalid,
+    /// The public key is not a valid Ed25519 point, or is of small order.
+    #[error("malformed or weak Ed25519 public key")]
+    MalformedKey,
+}
+
+/// An Ed25519 private key. The secret is wiped when the key is dropped (dalek's `zeroize` feature).
+#[derive(Clone)]
+pub struct SigningKey(ed25519_dalek::SigningKey);
+
+impl SigningKey {
+    /// A fresh key from the operating system's random source.
+    ///
+    /// # Panics
+    /// If the OS random source fails (see [`random_bytes`]).
+    pub fn generate() -> Self {
+        let seed = Zeroizing::new(random_bytes::<32>());
+        Self::from_seed(&seed)
+    }
+
+    /// The key whose 32-byte seed (RFC 8032 private key) is `seed`.
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        SigningKey(ed25519_dalek::SigningKey::from_bytes(seed))
+    }
+
+    /// The 32-byte seed, for storage in a wallet or key file. The caller owns (and should wipe) the copy.
+    pub fn seed(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.0.verifying_key().to_bytes())
+    }
+
+    /// Signs `msg` (pure Ed25519, no prehash, no context).
+    pub fn sign(&self, msg: &[u8]) -> Signature {
+        Signature(self.0.sign(msg).to_bytes())
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    /// Shows only the public half: keys end up in logs through the structs that hold them.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("public_key", &self.public_key())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An Ed25519 public key: the 32-byte compressed point, as carried in a certificate.
+///
+/// Any 32 bytes can be held; whether they are a usable key is checked when verifying.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PublicKey(pub [u8; 32]);
+
+impl PublicKey {
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Whether these bytes are a point of the curve that is not of small order: a key that can verify.
+    pub fn is_usable(&self) -> bool {
+        self.dalek().is_ok()
+    }
+
+    /// Strict verification of `sig` over `msg`: the ledger's definition of a valid signature.
+    pub fn verify(&self, msg: &[u8], sig: &Signature) -> Result<(), SignatureError> {
+        let key = self.dalek()?;
+        key.verify_strict(msg, &ed25519_dalek::Signature::from_bytes(&sig.0))
+            .map_err(|_| SignatureError::Invalid)
+    }
+
+    /// The dalek key, refusing bytes that are not a point and small-order points (which `verify_strict`
+    /// would refuse anyway; refusing them up front keeps batch and single verification closer).
+    fn dalek(&self) -> Result<ed25519_dalek::VerifyingKey, SignatureError> {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&self.0)
+            .map_err(|_| SignatureError::MalformedKey)?;
+        if key.is_weak() {
+            return Err(SignatureError::MalformedKey);
+        }
+        Ok(key)
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// Verifies every `(message, signature, key)` at once: `Ok` only if all verify. Empty input is `Ok`.
+///
+/// About twice as fast per signature as [`PublicKey::verify`] for blocks of transactions. When it fails it
+/// does not say which item is bad: callers fall back to [`PublicKey::verify`] on each item to find the
+/// culprit(s).
+///
+/// Batch and strict verification are not the same predicate. dalek's batch equation is the cofactorless
+/// one with random coefficients, and it does not refuse a small-order or mixed-order `R`, so a signature
+/// crafted by its own signer can pass a batch and fail `verify` (never the reverse for honest
+/// signatures). The coefficients are derived from the inputs, so the verdict is still a deterministic
+/// function of the items: peers that must agree either batch exactly the same items, or confirm with
+/// `verify`. Weak (small-order) keys are refused here as `verify` refuses them.
+pub fn verify_batch(items: &[(&[u8], &Signature, &PublicKey)]) -> Result<(), SignatureError> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let mut messages = Vec::with_capacity(items.len());
+    let mut signatures = Vec::with_capacity(items.len());
+    let mut keys = Vec::with_capacity(items.len());
+    for (msg, sig, key) in items {
+        messages.push(*msg);
+        signatures.push(ed25519_dalek::Signature::from_bytes(&sig.0));
+        keys.push(key.dalek()?);
+    }
+    ed25519_dalek::verify_batch(&messages, &signatures, &keys).map_err(|_| SignatureError::Invalid)
+}
+
+/// `N` bytes from the operating system's random source (nonces, key seeds, serial numbers).
+///
+/// # Panics
+/// If the OS random source fails. On the platforms we run on (Linux `getrandom(2)`) that only happens
+/// when the kernel is broken, and there is no safe way to continue without randomness.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut out).expect("the operating system's random source failed");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_and_verify_round_trip() {
+        let key = SigningKey::generate();
+        let sig = key.sign(b"hello");
+        assert_eq!(key.public_key().verify(b"hello", &sig), Ok(()));
+        assert_eq!(
+            key.public_key().verify(b"hellO", &sig),
+            Err(SignatureError::Invalid)
+        );
+        let other = SigningKey::generate();
+        assert_eq!(
+            other.public_key().verify(b"hello", &sig),
+            Err(SignatureError::Invalid)
+        );
+    }
+
+    #[test]
+    fn seed_round_trip_gives_the_same_key() {
+        let key = SigningKey::generate();
+        let again = SigningKey::from_seed(&key.seed());
+        assert_eq!(key.public_key(), again.public_key());
+        // Ed25519 signatures are deterministic, so the same key signs identically.
+        assert_eq!(key.sign(b"m"), again.sign(b"m"));
+    }
+
+    #[test]
+    fn known_answer_rfc8032_test_1() {
+        // RFC 8032 section 7.1, TEST 1 (empty message).
+        let seed: [u8; 32] =
+            hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+                .expect("hex")
+                .try_into()
+                .expect("32");
+        let key = SigningKey::from_seed(&seed);
+        assert_eq!(
+            key.public_key().to_hex(),
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
+        );
+        assert_eq!(
+            hex::encode(key.sign(b"").0),
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+        );
+    }
+
+    #[test]
+    fn debug_does_not_print_the_seed() {
+        let key = SigningKey::generate();
+        let shown = format!("{key:?} {key:#?}");
+        assert!(!shown.contains(&hex::encode(key.seed())), "{shown}");
+        assert!(!shown.contains(&format!("{:?}", key.seed())), "{shown}");
+        assert!(shown.contains(&key.public_key().to_hex()));
+    }
+
+    #[test]
+    fn malformed_and_weak_keys_are_refused() {
+        let sig = SigningKey::generate().sign(b"m");
+        // The identity point (small order).
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(
+            PublicKey(identity).verify(b"m", &sig),
+            Err(SignatureError::MalformedKey)
+        );
+        // y = 2 is not on the curve.
+        let mut not_a_point = [0u8; 32];
+        not_a_point[0] = 2;
+        assert_eq!(
+            PublicKey(not_a_point).verify(b"m", &sig),
+            Err(SignatureError::MalformedKey)
+        );
+    }
+
+    #[test]
+    fn batch_accepts_good_and_rejects_one_bad() {
+        let keys: Vec<SigningKey> = (0..16).map(|_| SigningKey::generate()).collect();
+        let msgs: Vec<Vec<u8>> = (0..16u8).map(|i| vec![i; 10 + usize::from(i)]).collect();
+        let sigs: Vec<Signature> = keys.iter().zip(&msgs).map(|(k, m)| k.sign(m)).collect();
+        let pubs: Vec<PublicKey> = keys.iter().map(SigningKey::public_key).collect();
+        let items: Vec<(&[u8], &Signature, &PublicKey)> = msgs
+            .iter()
+            .zip(&sigs)
+            .zip(&pubs)
+            .map(|((m, s), p)| (m.as_slice(), s, p))
+            .collect();
+        assert_eq!(verify_batch(&items), Ok(()));
+        assert_eq!(verify_batch(&[]), Ok(()));
+
+        let mut bad = sigs.clone();
+        bad[7].0[3] ^= 1;
+        let items: Vec<(&[u8], &Signature, &PublicKey)> = msgs
+            .iter()
+            .zip(&bad)
+            .zip(&pubs)
+            .map(|((m, s), p)| (m.as_slice(), s, p))
+            .collect();
+        assert_eq!(verify_batch(&items), Err(SignatureError::Invalid));
+        // The fall-back finds exactly the culprit.
+        let culprits: Vec<usize> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, (m, s, p))| p.verify(m, s).is_err())
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(culprits, vec![7]);
+
+        // A signature by the wrong key for its message also fails the batch.
+        let swapped: Vec<(&[u8], &Signature, &PublicKey)> = vec![
+            (msgs[0].as_slice(), &sigs[0], &pubs[0]),
+            (msgs[1].as_slice(), &sigs[1], &pubs[0]),
+        ];
+        assert_eq!(verify_batch(&swapped), Err(SignatureError::Invalid));
+    }
+
+    #[test]
+    fn random_bytes_differ() {
+        assert_ne!(random_bytes::<32>(), random_bytes::<32>());
+    }
+}
