@@ -1,0 +1,393 @@
+//! The checks every [`Store`](crate::Store) implementation shares: a [`BlockCommit`] is checked once, into
+//! a [`CheckedCommit`] that is ready to write, and a block read back is checked against what was recorded
+//! when it was written (the pair of the write-side check).
+//!
+//! Keeping both sides here means the implementations differ only in where the bytes live.
+
+use std::collections::BTreeMap;
+
+use medledger_types::{Block, Hash, TxId, ValidationCode, Version, VersionedValue, codec, limits};
+
+use crate::{BlockCommit, COMMIT_WRITES_COUNT_MAX, MERKLE_LEVEL_COUNT_MAX, StoreError, TxRecord};
+
+/// A [`BlockCommit`] that agrees with itself, encoded and arranged for writing. Whether it also fits the
+/// ledger (its number is the height, its Merkle nodes continue the tree) is checked by
+/// [`CheckedCommit::check_position`] inside the implementation's write transaction.
+#[derive(Debug)]
+pub(crate) struct CheckedCommit {
+    pub number: u64,
+    pub header_hash: Hash,
+    /// The block's canonical bytes, as they will be stored.
+    pub block_bytes: Vec<u8>,
+    /// SHA-256 of `block_bytes`: detects damage to parts of the block the header hash does not cover
+    /// (entries and metadata) without re-deriving the block's Merkle root on every read.
+    pub block_checksum: Hash,
+    pub entry_count: u64,
+    /// The transaction records with a block-internal duplicate id removed (the first occurrence wins).
+    pub txs: Vec<TxRecord>,
+    /// The latest write of each key, sorted by key.
+    pub state: Vec<(String, VersionedValue)>,
+    /// Every write, sorted by key then version (a second write of a key by the same transaction wins).
+    pub history: Vec<(String, Version, TxId, Vec<u8>)>,
+    /// Sorted by (level, index), no duplicates.
+    pub merkle_nodes: Vec<(u8, u64, Hash)>,
+    pub merkle_size: u64,
+}
+
+fn invalid(number: u64, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(format!("commit of block {number}: {detail}"))
+}
+
+impl CheckedCommit {
+    /// Checks everything about `commit` that does not depend on the store's contents.
+    pub fn new(commit: BlockCommit) -> Result<CheckedCommit, StoreError> {
+        let BlockCommit {
+            block,
+            header_hash,
+            txs,
+            writes,
+            merkle_nodes,
+            merkle_size,
+        } = commit;
+        let number = block.header.number;
+
+        let recomputed = medledger_crypto::header_hash(&block.header);
+        if recomputed != header_hash {
+            return Err(invalid(
+                number,
+                format!("header hash {header_hash} is not the header's hash {recomputed}"),
+            ));
+        }
+        let entry_count = block.data.entries.len();
+        if entry_count > limits::BLOCK_TX_COUNT_MAX {
+            return Err(invalid(
+                number,
+                format!(
+                    "{entry_count} entries is over the limit of {}",
+                    limits::BLOCK_TX_COUNT_MAX
+                ),
+            ));
+        }
+        let codes = &block.metadata.validation_codes;
+        if codes.len() != entry_count {
+            return Err(invalid(
+                number,
+                format!("{} validation codes for {entry_count} entries", codes.len()),
+            ));
+        }
+        if merkle_size != block.header.ledger_size {
+            return Err(invalid(
+                number,
+                format!(
+                    "merkle size {merkle_size} is not the header's ledger size {}",
+                    block.header.ledger_size
+                ),
+            ));
+        }
+
+        // Transaction records: in entry order, each naming an entry, with the block's own code.
+        if txs.len() > entry_count {
+            return Err(invalid(
+                number,
+                format!(
+                    "{} transaction records for {entry_count} entries",
+                    txs.len()
+                ),
+            ));
+        }
+        let mut previous_index: Option<u32> = None;
+        for tx in &txs {
+            let code = codes.get(tx.index as usize).ok_or_else(|| {
+                invalid(
+                    number,
+                    format!("transaction record index {} is not an entry", tx.index),
+                )
+            })?;
+            if previous_index.is_some_and(|previous| tx.index <= previous) {
+                return Err(invalid(
+                    number,
+                    format!("transaction record index {} is not increasing", tx.index),
+                ));
+            }
+            previous_index = Some(tx.index);
+            if *code != tx.code {
+                return Err(invalid(
+                    number,
+                    format!(
+                        "transaction {} has code {} but the block says {code}",
+                        tx.index, tx.code
+                    ),
+                ));
+            }
+        }
+        let tx_id_at = |index: u32| -> Option<TxId> {
+            txs.binary_search_by_key(&index, |tx| tx.index)
+                .ok()
+                .map(|i| txs[i].tx_id)
+        };
+
+        // State writes: within limits, from valid entries of this block, in commit order.
+        if writes.len() > COMMIT_WRITES_COUNT_MAX {
+            return Err(invalid(
+                number,
+                format!(
+                    "{} writes is over the limit of {COMMIT_WRITES_COUNT_MAX}",
+                    writes.len()
+                ),
+            ));
+        }
+        let mut previous_version = Version {
+            block: number,
+            tx: 0,
+        };
+        let mut latest: BTreeMap<String, VersionedValue> = BTreeMap::new();
+        let mut history: BTreeMap<(String, Version), (TxId, Vec<u8>)> = BTreeMap::new();
+        for write in writes {
+            check_key(&write.key)?;
+            if write.value.len() > limits::VALUE_BYTES_MAX {
+                return Err(invalid(
+                    number,
+                    format!(
+                        "value of key {:?} is {} bytes, over the limit of {}",
+                        write.key,
+                        write.value.len(),
+                        limits::VALUE_BYTES_MAX
+                    ),
+                ));
+            }
+            let version = write.version;
+            if version.block != number {
+                return Err(invalid(
+                    number,
+                    format!(
+                        "write of key {:?} has version in block {}",
+                        write.key, version.block
+                    ),
+                ));
+            }
+            match codes.get(version.tx as usize) {
+                Some(ValidationCode::Valid) => {}
+                Some(code) => {
+                    return Err(invalid(
+                        number,
+                        format!(
+                            "write of key {:?} by entry {} with code {code}",
+                            write.key, version.tx
+                        ),
+                    ));
+                }
+                None => {
+                    return Err(invalid(
+                        number,
+                        format!(
+                            "write of key {:?} by entry {} which is not in the block",
+                            write.key, version.tx
+                        ),
+                    ));
+                }
+            }
+            if version < previous_version {
+                return Err(invalid(
+                    number,
+                    format!(
+                        "write of key {:?} goes back to entry {}",
+                        write.key, version.tx
+                    ),
+                ));
+            }
+            previous_version = version;
+            if let Some(recorded) = tx_id_at(version.tx)
+                && recorded != write.tx_id
+            {
+                return Err(invalid(
+                    number,
+                    format!(
+                        "write of key {:?} names tx {} but entry {} is tx {recorded}",
+                        write.key, write.tx_id, version.tx
+                    ),
+                ));
+            }
+            latest.insert(
+                write.key.clone(),
+                VersionedValue {
+                    value: write.value.clone(),
+                    version,
+                },
+            );
+            history.insert((write.key, version), (write.tx_id, write.value));
+        }
+
+        // Merkle nodes: perfect nodes inside the new size, each once. That they are exactly the ones this
+        // block completes needs the previous size: see `check_position`.
+        let mut nodes: BTreeMap<(u8, u64), Hash> = BTreeMap::new();
+        for (level, index, hash) in merkle_nodes {
+            if level >= MERKLE_LEVEL_COUNT_MAX || index >= (merkle_size >> level) {
+                return Err(invalid(
+                    number,
+                    format!(
+                        "merkle node ({level}, {index}) is not a perfect node of a tree of size {merkle_size}"
+                    ),
+                ));
+            }
+            if nodes.insert((level, index), hash).is_some() {
+                return Err(invalid(
+                    number,
+                    format!("merkle node ({level}, {index}) is given twice"),
+                ));
+            }
+        }
+
+        // A later duplicate id in the same block keeps the first occurrence's location.
+        let mut seen = std::collections::HashSet::with_capacity(txs.len());
+        let txs: Vec<TxRecord> = txs.into_iter().filter(|tx| seen.insert(tx.tx_id)).collect();
+
+        let block_bytes = codec::encode(&block);
+        if block_bytes.len() > limits::BLOCK_STORED_BYTES_MAX {
+            return Err(invalid(
+                number,
+                format!(
+                    "{} bytes is over the stored limit of {}",
+                    block_bytes.len(),
+                    limits::BLOCK_STORED_BYTES_MAX
+                ),
+            ));
+        }
+        let block_checksum = medledger_crypto::sha256(&block_bytes);
+
+        Ok(CheckedCommit {
+            number,
+            header_hash,
+            block_bytes,
+            block_checksum,
+            entry_count: entry_count as u64,
+            txs,
+            state: latest.into_iter().collect(),
+            history: history
+                .into_iter()
+                .map(|((key, version), (tx_id, value))| (key, version, tx_id, value))
+                .collect(),
+            merkle_nodes: nodes
+                .into_iter()
+                .map(|((level, index), hash)| (level, index, hash))
+                .collect(),
+            merkle_size,
+        })
+    }
+
+    /// Checks that the commit continues a ledger of `height` blocks whose tree has `merkle_size` leaves.
+    pub fn check_position(&self, height: u64, merkle_size: u64) -> Result<(), StoreError> {
+        if self.number != height {
+            return Err(StoreError::OutOfOrder {
+                expected: height,
+                got: self.number,
+            });
+        }
+        let number = self.number;
+        if merkle_size.checked_add(self.entry_count) != Some(self.merkle_size) {
+            return Err(invalid(
+                number,
+                format!(
+                    "merkle size {} is not the previous size {merkle_size} plus {} entries",
+                    self.merkle_size, self.entry_count
+                ),
+            ));
+        }
+        // Node (level, index) is completed by this block when it ends after the old size: the nodes
+        // completed at `level` are indexes `old >> level .. new >> level`.
+        let mut expected_count: u64 = 0;
+        for level in 0..MERKLE_LEVEL_COUNT_MAX {
+            expected_count += (self.merkle_size >> level) - (merkle_size >> level);
+        }
+        for &(level, index, _) in &self.merkle_nodes {
+            if index < (merkle_size >> level) {
+                return Err(invalid(
+                    number,
+                    format!("merkle node ({level}, {index}) was completed by an earlier block"),
+                ));
+            }
+        }
+        // All given nodes are distinct and completed by this block, so equal counts mean no node is missing.
+        if self.merkle_nodes.len() as u64 != expected_count {
+            return Err(invalid(
+                number,
+                format!(
+                    "{} merkle nodes given; this block completes {expected_count}",
+                    self.merkle_nodes.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a key (or range bound) over `limits::KEY_BYTES_MAX`.
+pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
+    if key.len() > limits::KEY_BYTES_MAX {
+        return Err(StoreError::Invalid(format!(
+            "key of {} bytes is over the limit of {}",
+            key.len(),
+            limits::KEY_BYTES_MAX
+        )));
+    }
+    Ok(())
+}
+
+/// Checks stored block bytes against the checksum recorded at commit.
+pub(crate) fn check_block_bytes(
+    number: u64,
+    bytes: &[u8],
+    checksum: Option<Hash>,
+) -> Result<(), StoreError> {
+    if bytes.len() > limits::BLOCK_STORED_BYTES_MAX {
+        return Err(StoreError::block_corrupted(
+            number,
+            format!(
+                "{} bytes is over the stored limit of {}",
+                bytes.len(),
+                limits::BLOCK_STORED_BYTES_MAX
+            ),
+        ));
+    }
+    let checksum =
+        checksum.ok_or_else(|| StoreError::block_corrupted(number, "no checksum was recorded"))?;
+    let actual = medledger_crypto::sha256(bytes);
+    if actual != checksum {
+        return Err(StoreError::block_corrupted(
+            number,
+            format!("stored bytes hash to {actual}, but {checksum} was recorded"),
+        ));
+    }
+    Ok(())
+}
+
+/// Decodes stored block bytes (already checked by [`check_block_bytes`]) and checks the header against
+/// the block number and the header hash recorded at commit: the read-side pair of the commit check.
+pub(crate) fn decode_block(
+    number: u64,
+    bytes: &[u8],
+    recorded_hash: Option<Hash>,
+) -> Result<Block, StoreError> {
+    let block: Block = codec::decode("block", bytes, limits::BLOCK_STORED_BYTES_MAX)
+        .map_err(|e| StoreError::block_corrupted(number, e.to_string()))?;
+    if block.header.number != number {
+        return Err(StoreError::block_corrupted(
+            number,
+            format!("stored header says block {}", block.header.number),
+        ));
+    }
+    let recorded_hash = recorded_hash
+        .ok_or_else(|| StoreError::block_corrupted(number, "no header hash was recorded"))?;
+    let actual = medledger_crypto::header_hash(&block.header);
+    if actual != recorded_hash {
+        return Err(StoreError::block_corrupted(
+            number,
+            format!("header hashes to {actual}, but {recorded_hash} was recorded"),
+        ));
+    }
+    Ok(block)
+}
+
+/// The number of items a range or history call returns at most.
+pub(crate) fn page_count(limit: usize) -> usize {
+    limit.min(crate::PAGE_COUNT_MAX)
+}
