@@ -29,8 +29,8 @@ use medledger_types::{
     VersionedValue,
 };
 
-pub use crate::error::StateError;
 use crate::error::ContractError;
+pub use crate::error::StateError;
 
 /// Most items one [`Stub::range`] or [`Stub::history`] call may ask for: a full page plus one, so that a
 /// contract can tell whether there is a next page.
@@ -230,29 +230,32 @@ pub struct Simulation {
     pub response: Response,
 }
 
-/// Runs `contract` on a fresh [`Simulator`] over `state`. An error becomes a `Refused` response whose
-/// payload is the encoded [`ContractError`], with an empty read-write set.
+/// Runs `contract` on a fresh [`Simulator`] over `state`, as an endorsing peer does. A refusal becomes a
+/// `Refused` response whose payload is the encoded [`ContractError`], with an empty read-write set. A
+/// failure to read this peer's own state is returned as an error instead: it says nothing about the
+/// proposal, and another peer would answer differently, so it must not be endorsed.
 pub fn simulate(
     contract: &dyn Contract,
     state: &dyn StateReader,
     invocation: &Invocation<'_>,
-) -> Simulation {
+) -> Result<Simulation, StateError> {
     let mut sim = Simulator::new(state);
     match contract.invoke(&mut sim, invocation) {
-        Ok(payload) => Simulation {
+        Ok(payload) => Ok(Simulation {
             rwset: sim.into_rwset(),
             response: Response {
                 status: ResponseStatus::Ok,
                 payload,
             },
-        },
-        Err(e) => Simulation {
+        }),
+        Err(ContractError::State(message)) => Err(StateError(message)),
+        Err(e) => Ok(Simulation {
             rwset: RwSet::default(),
             response: Response {
                 status: ResponseStatus::Refused,
                 payload: e.to_payload(),
             },
-        },
+        }),
     }
 }
 
