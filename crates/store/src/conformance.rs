@@ -136,7 +136,8 @@ pub struct TestTx {
     /// `None` for an entry without a transaction id (the genesis configuration, a malformed envelope).
     pub tx_id: Option<TxId>,
     pub code: ValidationCode,
-    /// Written only if `code` is `Valid` (the builder drops the others' writes, as a peer would).
+    /// Written only if `code` is `Valid` (the builder drops the others' writes, as a peer would). An
+    /// entry without an id writes as transaction id zero.
     pub writes: Vec<(String, Vec<u8>)>,
     /// The entry's bytes; `None` makes unique bytes from the block number and index.
     pub entry: Option<Vec<u8>>,

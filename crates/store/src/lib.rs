@@ -8,8 +8,11 @@
 //! implementation must pass; the crate's tests run it against both.
 //!
 //! Bytes read back are untrusted input: a block is hash-checked when it is written and again when it is
-//! read back, every stored value is decoded with a limit, and damage becomes [`StoreError::Corrupted`],
-//! never a panic.
+//! read back (its header hash, and a checksum of all its stored bytes), every stored value is decoded
+//! with a limit, and damage becomes [`StoreError::Corrupted`], never a panic. State, history and index
+//! values are not hashed one by one: a flipped byte inside one can decode as a different value. Those
+//! are caught by replaying the blocks (`verify` recomputes the state) or by redb's page checksums
+//! ([`RedbOptions::check_integrity_on_open`]).
 //!
 //! Architecture invariant: the store does not validate transactions and does not build Merkle trees. It
 //! records what the peer decided (validation codes, writes, tree nodes) and checks only what it can check
