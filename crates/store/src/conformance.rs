@@ -877,7 +877,8 @@ pub fn history_of_prefix_keys_does_not_mix(store: &dyn Store) -> Result<(), Stor
 }
 
 /// The transaction index records every transaction with an id, with its code; the first occurrence of
-/// an id wins over later duplicates in the same block or a later one.
+/// an id wins over later duplicates in the same block or a later one, unless it was invalid and a later
+/// one is valid.
 pub fn tx_index_first_occurrence_wins(store: &dyn Store) -> Result<(), StoreError> {
     let mut chain = TestChain::new();
     store.commit(chain.next_commit(&[
@@ -890,6 +891,8 @@ pub fn tx_index_first_occurrence_wins(store: &dyn Store) -> Result<(), StoreErro
         TestTx::judged(1, ValidationCode::DuplicateTxId),
         TestTx::judged(2, ValidationCode::DuplicateTxId),
         TestTx::valid(3, &[]),
+        TestTx::valid(2, &[]),
+        TestTx::judged(2, ValidationCode::DuplicateTxId),
     ]))?;
     let at = |block, index, code| Some(TxLocation { block, index, code });
     assert_eq!(
@@ -898,7 +901,8 @@ pub fn tx_index_first_occurrence_wins(store: &dyn Store) -> Result<(), StoreErro
     );
     assert_eq!(
         store.tx_location(&test_tx_id(2))?,
-        at(0, 2, ValidationCode::EndorsementPolicyFailure)
+        at(1, 3, ValidationCode::Valid),
+        "a valid occurrence replaces an invalid one"
     );
     assert_eq!(
         store.tx_location(&test_tx_id(3))?,

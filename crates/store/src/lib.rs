@@ -141,8 +141,9 @@ pub trait Store: Send + Sync {
     /// The header hash recorded when block `number` was committed.
     fn header_hash(&self, number: u64) -> Result<Option<Hash>, StoreError>;
 
-    /// Where a transaction is. The first occurrence wins: a later duplicate (code `DuplicateTxId`, in the
-    /// same block or a later one) does not overwrite it.
+    /// Where a transaction is. The first occurrence of an id is kept (a later duplicate, in the same
+    /// block or a later one, does not overwrite it), unless the recorded one is invalid and a later one is
+    /// valid: then the valid occurrence replaces it, because that is the one that took effect.
     fn tx_location(&self, tx_id: &TxId) -> Result<Option<TxLocation>, StoreError>;
 
     /// The current value of `key` and the version that wrote it. [`StoreError::Invalid`] if the key is

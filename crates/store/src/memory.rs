@@ -104,11 +104,17 @@ impl Store for MemoryStore {
         // Nothing below can fail, so the commit is all or nothing.
         let number = commit.number;
         for tx in &commit.txs {
-            inner.tx_index.entry(tx.tx_id).or_insert(TxLocation {
+            let location = TxLocation {
                 block: number,
                 index: tx.index,
                 code: tx.code,
-            });
+            };
+            match inner.tx_index.get(&tx.tx_id) {
+                Some(recorded) if !crate::stored::supersedes(tx.code, recorded.code) => {}
+                _ => {
+                    inner.tx_index.insert(tx.tx_id, location);
+                }
+            }
         }
         for (key, value) in commit.state {
             inner.state.insert(key, value);

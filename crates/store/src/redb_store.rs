@@ -259,8 +259,25 @@ impl Store for RedbStore {
                 let mut tx_index = txn.open_table(TX_INDEX)?;
                 for tx in &commit.txs {
                     let id = &tx.tx_id.0.0;
-                    // The first occurrence wins: a duplicate id keeps the earlier location.
-                    if tx_index.get(id)?.is_none() {
+                    // The first occurrence wins unless a valid one replaces an invalid one.
+                    let replace = match tx_index.get(id)? {
+                        None => true,
+                        Some(recorded) => {
+                            let recorded: TxLocation = codec::decode(
+                                "tx location",
+                                recorded.value(),
+                                TX_LOCATION_STORED_BYTES,
+                            )
+                            .map_err(|e| {
+                                StoreError::corrupted(
+                                    format!("tx index entry of {}", tx.tx_id),
+                                    e.to_string(),
+                                )
+                            })?;
+                            crate::stored::supersedes(tx.code, recorded.code)
+                        }
+                    };
+                    if replace {
                         let location = TxLocation {
                             block: number,
                             index: tx.index,

@@ -34,6 +34,13 @@ pub(crate) struct CheckedCommit {
     pub merkle_size: u64,
 }
 
+/// Whether a new occurrence of a transaction id replaces the recorded one in the index: the first
+/// occurrence is kept, unless it is invalid and the new one is valid. An invalid copy ordered first (a
+/// replayed proposal with forged endorsements, say) must not hide the transaction that took effect.
+pub(crate) fn supersedes(new: ValidationCode, recorded: ValidationCode) -> bool {
+    new.is_valid() && !recorded.is_valid()
+}
+
 fn invalid(number: u64, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Invalid(format!("commit of block {number}: {detail}"))
 }
@@ -237,9 +244,21 @@ impl CheckedCommit {
             }
         }
 
-        // A later duplicate id in the same block keeps the first occurrence's location.
-        let mut seen = std::collections::HashSet::with_capacity(txs.len());
-        let txs: Vec<TxRecord> = txs.into_iter().filter(|tx| seen.insert(tx.tx_id)).collect();
+        // Within the block, one record per id, by the same rule as across blocks (`supersedes`).
+        let mut kept: Vec<TxRecord> = Vec::with_capacity(txs.len());
+        let mut position: std::collections::HashMap<TxId, usize> =
+            std::collections::HashMap::with_capacity(txs.len());
+        for tx in txs {
+            match position.get(&tx.tx_id) {
+                None => {
+                    position.insert(tx.tx_id, kept.len());
+                    kept.push(tx);
+                }
+                Some(&at) if supersedes(tx.code, kept[at].code) => kept[at] = tx,
+                Some(_) => {}
+            }
+        }
+        let txs = kept;
 
         let block_bytes = codec::encode(&block);
         if block_bytes.len() > limits::BLOCK_STORED_BYTES_MAX {
