@@ -1,1 +1,320 @@
-//! TODO crate doc
+//! A running medledger node: one process holding a peer and an orderer for one organization, over one
+//! data directory.
+//!
+//! [`init::init`] creates a network on first run; [`Node::start`] opens the ledger, resumes the orderer at
+//! the chain's tip and starts the committer thread that validates and commits each block the orderer
+//! delivers. [`Node::invoke`] is the whole write path for one signed request — endorse, assemble, order,
+//! wait for the commit status — and [`Node::query`] the read path. The gateway calls these for each
+//! logged-in person.
+//!
+//! Architecture invariant: the node wires roles together and owns threads and files; it makes no
+//! validation decision of its own (the peer does) and knows nothing of HTTP.
+
+pub mod client;
+pub mod files;
+pub mod init;
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use medledger_orderer::assembler::OrdererIdentity;
+use medledger_orderer::{BlockAssembler, OrdererHandle, Solo, SubmitError};
+use medledger_peer::{EndorseError, Peer, PeerError, PeerIdentity, TxStatus};
+use medledger_store::{RedbStore, Store, StoreError};
+use medledger_types::{BatchConfig, Response, ResponseStatus, TxId, ValidationCode, codec};
+
+pub use client::{Identity, assemble_envelope};
+pub use files::DataDir;
+pub use init::{InitOptions, InitOutcome, init};
+
+/// How long `invoke` waits for its transaction to commit before giving up.
+pub const COMMIT_WAIT_MS_MAX: u64 = 30_000;
+/// Blocks in flight between the orderer and the committer.
+pub const DELIVERY_QUEUE_BLOCKS_MAX: usize = 4;
+
+/// The node could not start, or cannot go on.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("{path}: {detail}")]
+    Io {
+        path: std::path::PathBuf,
+        detail: String,
+    },
+    #[error("{path}: damaged: {detail}")]
+    Corrupted {
+        path: std::path::PathBuf,
+        detail: String,
+    },
+    #[error("the data directory has no ledger yet; run `medledger up` once to create the network")]
+    NotInitialized,
+    #[error("identity: {0}")]
+    Identity(String),
+    #[error("endorsement: {0}")]
+    Endorsement(String),
+    #[error("ledger store: {0}")]
+    Store(#[from] StoreError),
+    #[error("peer: {0}")]
+    Peer(#[from] PeerError),
+    #[error("this node's orderer certificate is not one of the channel's orderers")]
+    NotAnOrderer,
+}
+
+/// Why a request did not become a committed transaction.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    #[error("{0}")]
+    Endorse(#[from] EndorseError),
+    /// The contract refused; the payload is its encoded error.
+    #[error("the contract refused the request")]
+    Refused(Vec<u8>),
+    #[error("{0}")]
+    Submit(#[from] SubmitError),
+    #[error("{0}")]
+    Node(#[from] NodeError),
+    #[error("the transaction was ordered but is invalid: {}", .0.code)]
+    Invalid(TxStatus),
+    #[error("the transaction did not commit within {0} ms")]
+    Timeout(u64),
+}
+
+/// A transaction that committed valid.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub status: TxStatus,
+    /// The contract's result, as endorsed.
+    pub payload: Vec<u8>,
+}
+
+/// Milliseconds since the Unix epoch from the system clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Options for a running node.
+#[derive(Debug, Clone, Default)]
+pub struct NodeOptions {
+    /// Overrides the channel's block-cutting settings for this node's orderer.
+    pub batch: Option<BatchConfig>,
+}
+
+/// A running node.
+pub struct Node {
+    peer: Arc<Peer>,
+    orderer: Option<OrdererHandle>,
+    committer: Option<JoinHandle<Result<(), PeerError>>>,
+    channel: String,
+    contract: String,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Opens the ledger in `data` and starts the orderer and the committer.
+    pub fn start(data: &DataDir, options: &NodeOptions) -> Result<Node, NodeError> {
+        if !data.ledger().exists() {
+            return Err(NodeError::NotInitialized);
+        }
+        let store: Arc<dyn Store> = Arc::new(RedbStore::open(&data.ledger())?);
+        if store.height()? == 0 {
+            return Err(NodeError::NotInitialized);
+        }
+        let peer_identity = Identity::load(&data.node_identity("peer"))?;
+        let orderer_identity = Identity::load(&data.node_identity("orderer"))?;
+        let contract = Arc::new(medledger_contract::ehr::EhrContract);
+        let clock: medledger_peer::Clock = Arc::new(now_ms);
+        let peer = Arc::new(Peer::open(
+            store,
+            contract,
+            PeerIdentity {
+                key: peer_identity.key,
+                certificate: peer_identity.certificate,
+            },
+            clock.clone(),
+        )?);
+        let channel = peer.channel();
+        if channel.orderer_key(&orderer_identity.certificate).is_none() {
+            return Err(NodeError::NotAnOrderer);
+        }
+        let (height, last_hash, frontier, last_timestamp_ms) = peer.tip()?;
+        let assembler = BlockAssembler::resume(
+            OrdererIdentity {
+                key: orderer_identity.key,
+                certificate: orderer_identity.certificate,
+            },
+            height,
+            last_hash,
+            frontier,
+            last_timestamp_ms,
+        );
+        let batch = options
+            .batch
+            .clone()
+            .unwrap_or_else(|| channel.config.batch.clone());
+        let (deliver, delivered) = mpsc::sync_channel(DELIVERY_QUEUE_BLOCKS_MAX);
+        let orderer = OrdererHandle::spawn(batch, assembler, Box::new(Solo::new(deliver)), clock);
+        let committer_peer = Arc::clone(&peer);
+        let committer = std::thread::Builder::new()
+            .name("committer".into())
+            .spawn(move || {
+                for block in delivered {
+                    let number = block.header.number;
+                    if let Err(e) = committer_peer.deliver(&block) {
+                        // Dropping the receiver stops the orderer: nothing more can be acknowledged.
+                        tracing::error!(block = number, error = %e, "cannot commit block; the node stops committing");
+                        return Err(e);
+                    }
+                }
+                Ok(())
+            })
+            .map_err(|e| NodeError::Io { path: data.root().to_path_buf(), detail: format!("cannot start a thread: {e}") })?;
+        Ok(Node {
+            peer,
+            orderer: Some(orderer),
+            committer: Some(committer),
+            channel: channel.config.channel.clone(),
+            contract: channel.config.contract.clone(),
+        })
+    }
+
+    pub fn peer(&self) -> &Arc<Peer> {
+        &self.peer
+    }
+
+    pub fn channel_name(&self) -> &str {
+        &self.channel
+    }
+
+    /// Queues an envelope for ordering and returns a receiver for its commit status.
+    pub fn submit(
+        &self,
+        tx_id: TxId,
+        envelope: &medledger_types::Envelope,
+    ) -> Result<tokio::sync::oneshot::Receiver<TxStatus>, InvokeError> {
+        let orderer = self
+            .orderer
+            .as_ref()
+            .ok_or(InvokeError::Submit(SubmitError::Stopped))?;
+        let receiver = self.peer.subscribe(tx_id).map_err(NodeError::from)?;
+        if let Err(e) = orderer.submit(codec::encode(envelope)) {
+            self.peer.unsubscribe(&tx_id);
+            return Err(e.into());
+        }
+        Ok(receiver)
+    }
+
+    /// Signs a proposal as `identity`, endorses it, orders it and waits until it commits.
+    pub async fn invoke(
+        &self,
+        identity: &Identity,
+        function: &str,
+        args: Vec<Vec<u8>>,
+    ) -> Result<Committed, InvokeError> {
+        let (tx_id, signed) =
+            identity.propose(&self.channel, &self.contract, function, args, now_ms());
+        let endorsed = self.peer.endorse(&signed)?;
+        if endorsed.response.status != ResponseStatus::Ok {
+            return Err(InvokeError::Refused(endorsed.response.payload));
+        }
+        let payload = endorsed.response.payload.clone();
+        let envelope = assemble_envelope(signed, std::slice::from_ref(&endorsed))?;
+        let receiver = self.submit(tx_id, &envelope)?;
+        let status =
+            match tokio::time::timeout(Duration::from_millis(COMMIT_WAIT_MS_MAX), receiver).await {
+                Ok(Ok(status)) => status,
+                Ok(Err(_)) => return Err(InvokeError::Submit(SubmitError::Stopped)),
+                Err(_) => {
+                    self.peer.unsubscribe(&tx_id);
+                    return Err(InvokeError::Timeout(COMMIT_WAIT_MS_MAX));
+                }
+            };
+        if status.code != ValidationCode::Valid {
+            return Err(InvokeError::Invalid(status));
+        }
+        Ok(Committed { status, payload })
+    }
+
+    /// Runs a read-only request as `identity`; nothing is ordered or written.
+    pub fn query(
+        &self,
+        identity: &Identity,
+        function: &str,
+        args: Vec<Vec<u8>>,
+    ) -> Result<Response, InvokeError> {
+        let (_, signed) = identity.propose(&self.channel, &self.contract, function, args, now_ms());
+        Ok(self.peer.evaluate(&signed)?.response)
+    }
+
+    /// Orders and commits what is pending, then stops the threads.
+    pub fn shutdown(mut self) -> Result<(), NodeError> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<(), NodeError> {
+        if let Some(Err(e)) = self.orderer.take().map(OrdererHandle::shutdown) {
+            tracing::warn!(error = %e, "orderer stopped with an error");
+        }
+        if let Some(committer) = self.committer.take() {
+            match committer.join() {
+                Ok(result) => result?,
+                Err(_) => {
+                    return Err(NodeError::Endorsement(
+                        "the committer thread panicked".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            tracing::warn!(error = %e, "node stopped with an error");
+        }
+    }
+}
+
+/// Decodes a refused response's payload into the contract's error, if it is one.
+pub fn refusal(payload: &[u8]) -> Option<medledger_contract::ContractError> {
+    codec::decode(
+        "contract error",
+        payload,
+        medledger_types::limits::ENVELOPE_BYTES_MAX,
+    )
+    .ok()
+}
+
+/// Whether a response is a success.
+pub fn is_ok(response: &Response) -> bool {
+    response.status == ResponseStatus::Ok
+}
+
+/// Records the first administrator (created by `init`) on the ledger, signed by that administrator.
+pub async fn register_first_admin(
+    node: &Node,
+    admin: &Identity,
+    email: &str,
+) -> Result<Committed, InvokeError> {
+    use medledger_contract::ehr::{Admin, EhrCall, NewRecord};
+    let call = EhrCall::Create(NewRecord::Admin(Admin {
+        admin_id: 1,
+        given_name: "First".into(),
+        family_name: "Administrator".into(),
+        email: email.to_owned(),
+        certificate: admin.certificate.clone(),
+    }));
+    node.invoke(admin, call.function(), vec![call.encode()])
+        .await
+}

@@ -1,0 +1,139 @@
+//! First run: creating a one-organization network in an empty data directory.
+//!
+//! `init` makes the organization CA, the node's peer and orderer identities, the channel configuration
+//! (trust anchors, orderer, endorsement policy, block cutting) and the first administrator's identity, then
+//! commits the genesis block. The genesis block is written last: a crash part-way leaves no ledger, and the
+//! next run starts again from scratch.
+
+use medledger_crypto::keys::{self, SigningKey};
+use medledger_crypto::x509::{CertificateAuthority, IssueRequest};
+use medledger_orderer::BlockAssembler;
+use medledger_orderer::assembler::OrdererIdentity;
+use medledger_peer::Peer;
+use medledger_store::{RedbStore, Store};
+use medledger_types::{BatchConfig, ChannelConfig, FORMAT_VERSION, OrgConfig, Role};
+
+use crate::client::Identity;
+use crate::files::{self, DataDir};
+use crate::{NodeError, now_ms};
+
+/// How long issued certificates stay valid.
+pub const CERTIFICATE_VALIDITY_DAYS: i64 = 3650;
+/// How far back a certificate's validity starts, to tolerate clocks that disagree a little.
+pub const CERTIFICATE_BACKDATE_S: i64 = 3600;
+
+/// What to create.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub msp_id: String,
+    pub channel: String,
+    pub admin_email: String,
+    pub batch: BatchConfig,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions {
+            msp_id: "Org1".into(),
+            channel: "ehr".into(),
+            admin_email: "admin@medledger.local".into(),
+            batch: BatchConfig::default(),
+        }
+    }
+}
+
+/// What `init` did.
+#[derive(Debug)]
+pub enum InitOutcome {
+    /// The data directory already holds a ledger; nothing was changed.
+    AlreadyInitialized,
+    /// A new network was created; the first administrator's identity is returned.
+    Created { admin: Box<Identity> },
+}
+
+/// Issues a certificate for a fresh key.
+pub fn issue_identity(
+    ca: &CertificateAuthority,
+    name: &str,
+    role: Role,
+    now_s: i64,
+) -> Result<Identity, NodeError> {
+    let key = SigningKey::generate();
+    let serial = u64::from_le_bytes(keys::random_bytes()) >> 1;
+    let certificate = ca
+        .issue(&IssueRequest {
+            name: name.to_owned(),
+            role,
+            public_key: key.public_key(),
+            serial,
+            not_before_unix_s: now_s - CERTIFICATE_BACKDATE_S,
+            not_after_unix_s: now_s + CERTIFICATE_VALIDITY_DAYS * 86_400,
+        })
+        .map_err(|e| NodeError::Identity(e.to_string()))?;
+    Ok(Identity { key, certificate })
+}
+
+/// Creates a network in `data` unless one is there already.
+pub fn init(data: &DataDir, options: &InitOptions) -> Result<InitOutcome, NodeError> {
+    if data.ledger().exists() {
+        let store = RedbStore::open(&data.ledger())?;
+        if store.height()? > 0 {
+            return Ok(InitOutcome::AlreadyInitialized);
+        }
+    }
+    let now = now_ms();
+    let now_s = now / 1000;
+    let ca = CertificateAuthority::new_root(&options.msp_id, SigningKey::generate())
+        .map_err(|e| NodeError::Identity(e.to_string()))?;
+    let peer_name = format!("peer0.{}", options.msp_id.to_lowercase());
+    let orderer_name = format!("orderer0.{}", options.msp_id.to_lowercase());
+    let peer = issue_identity(&ca, &peer_name, Role::Peer, now_s)?;
+    let orderer = issue_identity(&ca, &orderer_name, Role::Orderer, now_s)?;
+    let admin = issue_identity(&ca, &options.admin_email, Role::Admin, now_s)?;
+
+    let (ca_cert, ca_key) = data.ca();
+    files::write_file(&ca_cert, ca.certificate_der(), false)?;
+    files::write_key(&ca_key, ca.key())?;
+    peer.save(&data.node_identity("peer"))?;
+    orderer.save(&data.node_identity("orderer"))?;
+    admin.save(&data.user_identity(&options.admin_email))?;
+    let config = ChannelConfig {
+        format_version: FORMAT_VERSION,
+        channel: options.channel.clone(),
+        orgs: vec![OrgConfig {
+            msp_id: options.msp_id.clone(),
+            root_certificate: ca.certificate_der().to_vec(),
+            crls: Vec::new(),
+        }],
+        orderers: vec![orderer.certificate.clone()],
+        contract: medledger_contract::ehr::CONTRACT_NAME.to_owned(),
+        endorsement_policy: format!("OR('{}.peer')", options.msp_id),
+        batch: options.batch.clone(),
+    };
+    files::write_file(
+        &data.root().join("node.toml"),
+        format!(
+            "# Written by `medledger up` on first run; informational. The ledger's genesis block is authoritative.\nmsp_id = {:?}\nchannel = {:?}\npeer = {:?}\norderer = {:?}\n",
+            options.msp_id, options.channel, peer_name, orderer_name
+        )
+        .as_bytes(),
+        false,
+    )?;
+    let orderer_identity = OrdererIdentity {
+        key: orderer.key,
+        certificate: orderer.certificate,
+    };
+    let (genesis, _) = BlockAssembler::genesis(&config, orderer_identity, now);
+    let store = RedbStore::open(&data.ledger())?;
+    Peer::bootstrap(&store, &genesis)?;
+    Ok(InitOutcome::Created { admin: Box::new(admin) })
+}
+
+/// Loads the organization CA written by `init`.
+pub fn load_ca(data: &DataDir, msp_id: &str) -> Result<CertificateAuthority, NodeError> {
+    let (cert_path, key_path) = data.ca();
+    let certificate = files::read_file(&cert_path, medledger_types::limits::CERTIFICATE_BYTES_MAX)?;
+    let key = files::read_key(&key_path)?;
+    CertificateAuthority::from_parts(msp_id, certificate, key)
+        .map_err(|e| NodeError::Identity(e.to_string()))
+}

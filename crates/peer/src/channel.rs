@@ -1,0 +1,85 @@
+//! The channel as the peer sees it: the configuration from the genesis block, and what is derived from it
+//! once (the MSP, the parsed endorsement policy, the orderers' keys) so that validation does not redo it.
+
+use medledger_crypto::keys::PublicKey;
+use medledger_crypto::msp::Msp;
+use medledger_crypto::policy::Policy;
+use medledger_types::{Block, ChannelConfig, Role, codec, limits};
+
+/// The genesis block or its configuration is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelError {
+    #[error("the genesis block must hold exactly one entry, found {0}")]
+    EntryCount(usize),
+    #[error("channel configuration: {0}")]
+    Config(String),
+    #[error("endorsement policy: {0}")]
+    Policy(String),
+    #[error("orderer certificate {index}: {reason}")]
+    Orderer { index: usize, reason: String },
+}
+
+/// The channel configuration and everything derived from it.
+#[derive(Debug)]
+pub struct ChannelState {
+    pub config: ChannelConfig,
+    pub msp: Msp,
+    pub policy: Policy,
+    /// Each allowed orderer's certificate (DER) and public key.
+    pub orderers: Vec<(Vec<u8>, PublicKey)>,
+}
+
+impl ChannelState {
+    /// Reads the configuration from the genesis block. Orderer certificates are judged at the block's time.
+    pub fn from_genesis(genesis: &Block) -> Result<ChannelState, ChannelError> {
+        let [entry] = genesis.data.entries.as_slice() else {
+            return Err(ChannelError::EntryCount(genesis.data.entries.len()));
+        };
+        let config: ChannelConfig = codec::decode("channel config", entry, limits::BLOCK_BYTES_MAX)
+            .map_err(|e| ChannelError::Config(e.to_string()))?;
+        codec::check_version("channel config", config.format_version)
+            .map_err(|e| ChannelError::Config(e.to_string()))?;
+        ChannelState::new(config, genesis.header.timestamp_ms)
+    }
+
+    pub fn new(config: ChannelConfig, at_ms: i64) -> Result<ChannelState, ChannelError> {
+        let msp = Msp::from_config(&config).map_err(|e| ChannelError::Config(e.to_string()))?;
+        let policy = Policy::parse(&config.endorsement_policy)
+            .map_err(|e| ChannelError::Policy(e.to_string()))?;
+        let mut orderers = Vec::with_capacity(config.orderers.len());
+        for (index, der) in config.orderers.iter().enumerate() {
+            let identity = msp
+                .validate(der, at_ms)
+                .map_err(|e| ChannelError::Orderer {
+                    index,
+                    reason: e.to_string(),
+                })?;
+            if identity.signer.role != Role::Orderer {
+                return Err(ChannelError::Orderer {
+                    index,
+                    reason: format!("role is {}, not orderer", identity.signer.role),
+                });
+            }
+            orderers.push((der.clone(), identity.public_key));
+        }
+        if orderers.is_empty() {
+            return Err(ChannelError::Config(
+                "no orderer is allowed to sign blocks".into(),
+            ));
+        }
+        Ok(ChannelState {
+            config,
+            msp,
+            policy,
+            orderers,
+        })
+    }
+
+    /// The public key of the orderer whose certificate is `der`, if it is one of the channel's orderers.
+    pub fn orderer_key(&self, der: &[u8]) -> Option<&PublicKey> {
+        self.orderers
+            .iter()
+            .find(|(cert, _)| cert.as_slice() == der)
+            .map(|(_, key)| key)
+    }
+}

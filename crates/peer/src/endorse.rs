@@ -1,0 +1,147 @@
+//! Endorsement and evaluation: running a signed proposal through the contract against committed state.
+//!
+//! Both check the proposal first (it decodes, names this channel and contract, its creator's certificate
+//! is valid now and its signature verifies), then simulate. Endorsement signs the resulting
+//! [`ProposalResponsePayload`]; evaluation signs nothing and writes nothing — it is how queries run.
+//! A contract refusal is not an error here: it is a response with status `Refused`, which the gateway
+//! reports to the person and does not submit for ordering.
+
+use medledger_contract::runtime::{Invocation, Simulator};
+use medledger_crypto::msp::IdentityError;
+use medledger_types::{
+    Endorsement, FORMAT_VERSION, Proposal, ProposalResponsePayload, Response, ResponseStatus,
+    RwSet, SignedProposal, TxId, codec, limits,
+};
+
+use crate::Peer;
+use crate::validate::StoreState;
+
+/// A proposal the peer would not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndorseError {
+    #[error("malformed proposal: {0}")]
+    Malformed(String),
+    #[error(
+        "the proposal is for channel {channel:?} and contract {contract:?}, which this peer does not serve"
+    )]
+    WrongChannel { channel: String, contract: String },
+    #[error("the creator's certificate is not valid: {0}")]
+    UnknownCertificate(String),
+    #[error("the creator's certificate is revoked")]
+    RevokedCertificate,
+    #[error("the proposal's signature does not verify")]
+    BadSignature,
+    #[error("the peer could not read its state: {0}")]
+    State(String),
+}
+
+/// An endorsed proposal: what the gateway puts in the envelope.
+#[derive(Debug, Clone)]
+pub struct Endorsed {
+    pub tx_id: TxId,
+    pub response: Response,
+    /// Canonical bytes of the [`ProposalResponsePayload`] the endorsement signs.
+    pub response_payload: Vec<u8>,
+    pub endorsement: Endorsement,
+}
+
+/// The answer to a query.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    pub tx_id: TxId,
+    pub response: Response,
+}
+
+impl Peer {
+    /// Simulates the proposal and signs the result. See the module doc.
+    pub fn endorse(&self, signed: &SignedProposal) -> Result<Endorsed, EndorseError> {
+        let (tx_id, rwset, response) = self.simulate(signed)?;
+        let payload = ProposalResponsePayload {
+            format_version: FORMAT_VERSION,
+            tx_id,
+            rwset,
+            response: response.clone(),
+        };
+        let response_payload = codec::encode(&payload);
+        let signature = self.identity.key.sign(&response_payload);
+        Ok(Endorsed {
+            tx_id,
+            response,
+            response_payload,
+            endorsement: Endorsement {
+                endorser: self.identity.certificate.clone(),
+                signature,
+            },
+        })
+    }
+
+    /// Runs a query: simulates the proposal and returns the contract's response; nothing is signed or written.
+    pub fn evaluate(&self, signed: &SignedProposal) -> Result<Evaluated, EndorseError> {
+        let (tx_id, _rwset, response) = self.simulate(signed)?;
+        Ok(Evaluated { tx_id, response })
+    }
+
+    fn simulate(&self, signed: &SignedProposal) -> Result<(TxId, RwSet, Response), EndorseError> {
+        let proposal: Proposal =
+            codec::decode("proposal", &signed.proposal, limits::PROPOSAL_BYTES_MAX)
+                .map_err(|e| EndorseError::Malformed(e.to_string()))?;
+        codec::check_version("proposal", proposal.format_version)
+            .map_err(|e| EndorseError::Malformed(e.to_string()))?;
+        if proposal.args.len() > limits::PROPOSAL_ARGS_COUNT_MAX {
+            return Err(EndorseError::Malformed(format!(
+                "{} arguments is over the limit of {}",
+                proposal.args.len(),
+                limits::PROPOSAL_ARGS_COUNT_MAX
+            )));
+        }
+        let channel = self.channel();
+        if proposal.channel != channel.config.channel
+            || proposal.contract != channel.config.contract
+        {
+            return Err(EndorseError::WrongChannel {
+                channel: proposal.channel,
+                contract: proposal.contract,
+            });
+        }
+        let creator = channel
+            .msp
+            .validate(&proposal.creator, (self.clock)())
+            .map_err(|e| match e {
+                IdentityError::Revoked { .. } => EndorseError::RevokedCertificate,
+                other => EndorseError::UnknownCertificate(other.to_string()),
+            })?;
+        creator
+            .public_key
+            .verify(&signed.proposal, &signed.signature)
+            .map_err(|_| EndorseError::BadSignature)?;
+        let tx_id = medledger_crypto::tx_id(&signed.proposal);
+        let state = StoreState(self.store.as_ref());
+        let mut simulator = Simulator::new(&state);
+        let invocation = Invocation {
+            tx_id,
+            signer: &creator.signer,
+            function: &proposal.function,
+            args: &proposal.args,
+            timestamp_ms: proposal.timestamp_ms,
+        };
+        let response = match self.contract.invoke(&mut simulator, &invocation) {
+            Ok(payload) => Response {
+                status: ResponseStatus::Ok,
+                payload,
+            },
+            Err(refusal) if refusal.is_state_failure() => {
+                return Err(EndorseError::State(refusal.to_string()));
+            }
+            Err(refusal) => Response {
+                status: ResponseStatus::Refused,
+                payload: codec::encode(&refusal),
+            },
+        };
+        let rwset = match response.status {
+            ResponseStatus::Ok => simulator.into_rwset(),
+            // A refused proposal changes nothing, whatever it wrote before refusing.
+            ResponseStatus::Refused => RwSet::default(),
+        };
+        Ok((tx_id, rwset, response))
+    }
+}
