@@ -18,6 +18,7 @@ pub mod calls;
 pub mod keys;
 pub mod models;
 pub mod record;
+pub mod samples;
 pub mod validate;
 pub mod values;
 

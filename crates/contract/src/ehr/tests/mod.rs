@@ -19,6 +19,20 @@ use medledger_types::{Hash, ResponseStatus, Role, RwSet, Signer, TxId, Version};
 use super::*;
 use crate::runtime::{Invocation, MemoryState, Simulation, simulate};
 
+pub(super) use super::samples::{note, patient};
+
+pub(super) fn drug(id: i64, patient_id: i64) -> DrugExposure {
+    super::samples::drug_exposure(id, patient_id)
+}
+
+pub(super) fn doctor(id: i64, email: &str) -> Doctor {
+    super::samples::doctor(id, email, vec![0x30, 0x82, 0x01, 0x00, 1, 2, 3])
+}
+
+pub(super) fn admin(id: i64, email: &str) -> Admin {
+    super::samples::admin(id, email, vec![0x30, 0x82, 0x01, 0x00, 9, 9])
+}
+
 /// 2024-06-01T00:00:00Z: the tests' clock.
 pub(super) const NOW_MS: i64 = 1_717_200_000_000;
 
@@ -45,35 +59,6 @@ pub(super) fn datetime(s: &str) -> DateTime {
     s.parse().expect("test datetime")
 }
 
-/// A patient with only OMOP's required columns (and a name).
-pub(super) fn patient(id: i64) -> Patient {
-    Patient {
-        person_id: id,
-        gender_concept_id: 8532,
-        year_of_birth: 1980,
-        month_of_birth: None,
-        day_of_birth: None,
-        birth_datetime: None,
-        race_concept_id: 0,
-        ethnicity_concept_id: 0,
-        location_id: None,
-        provider_id: None,
-        care_site_id: None,
-        person_source_value: None,
-        gender_source_value: None,
-        gender_source_concept_id: None,
-        race_source_value: None,
-        race_source_concept_id: None,
-        ethnicity_source_value: None,
-        ethnicity_source_concept_id: None,
-        given_name: Some("María".into()),
-        second_given_name: None,
-        family_name: Some("Pérez".into()),
-        second_family_name: None,
-        national_id: None,
-    }
-}
-
 /// A patient with every column filled.
 pub(super) fn full_patient(id: i64) -> Patient {
     Patient {
@@ -97,27 +82,6 @@ pub(super) fn full_patient(id: i64) -> Patient {
     }
 }
 
-pub(super) fn note(id: i64, patient_id: i64) -> Note {
-    Note {
-        note_id: id,
-        person_id: patient_id,
-        note_date: date("2024-05-30"),
-        note_datetime: None,
-        note_type_concept_id: 44814645,
-        note_class_concept_id: 44814639,
-        note_title: None,
-        note_text: "Paciente refiere cefalea de tres días.".into(),
-        encoding_concept_id: 32678,
-        language_concept_id: 4182511,
-        provider_id: None,
-        visit_occurrence_id: None,
-        visit_detail_id: None,
-        note_source_value: None,
-        note_event_id: None,
-        note_event_field_concept_id: None,
-    }
-}
-
 pub(super) fn full_note(id: i64, patient_id: i64) -> Note {
     Note {
         note_datetime: Some(datetime("2024-05-30T10:15:00Z")),
@@ -129,34 +93,6 @@ pub(super) fn full_note(id: i64, patient_id: i64) -> Note {
         note_event_id: Some(92),
         note_event_field_concept_id: Some(1147165),
         ..note(id, patient_id)
-    }
-}
-
-pub(super) fn drug(id: i64, patient_id: i64) -> DrugExposure {
-    DrugExposure {
-        drug_exposure_id: id,
-        person_id: patient_id,
-        drug_concept_id: 1125315,
-        drug_exposure_start_date: date("2024-05-01"),
-        drug_exposure_start_datetime: None,
-        drug_exposure_end_date: date("2024-05-10"),
-        drug_exposure_end_datetime: None,
-        verbatim_end_date: None,
-        drug_type_concept_id: 38000177,
-        stop_reason: None,
-        refills: None,
-        quantity: None,
-        days_supply: None,
-        sig: None,
-        route_concept_id: None,
-        lot_number: None,
-        provider_id: None,
-        visit_occurrence_id: None,
-        visit_detail_id: None,
-        drug_source_value: None,
-        drug_source_concept_id: None,
-        route_source_value: None,
-        dose_unit_source_value: None,
     }
 }
 
@@ -183,30 +119,6 @@ pub(super) fn full_drug(id: i64, patient_id: i64) -> DrugExposure {
     }
 }
 
-pub(super) fn doctor(id: i64, email: &str) -> Doctor {
-    Doctor {
-        provider_id: id,
-        provider_name: None,
-        npi: None,
-        dea: None,
-        specialty_concept_id: None,
-        care_site_id: None,
-        year_of_birth: None,
-        gender_concept_id: None,
-        provider_source_value: None,
-        specialty_source_value: None,
-        specialty_source_concept_id: None,
-        gender_source_value: None,
-        gender_source_concept_id: None,
-        given_name: "Ana".into(),
-        second_given_name: None,
-        family_name: "García".into(),
-        second_family_name: None,
-        email: email.into(),
-        certificate: vec![0x30, 0x82, 0x01, 0x00, 1, 2, 3],
-    }
-}
-
 pub(super) fn full_doctor(id: i64, email: &str) -> Doctor {
     Doctor {
         provider_name: Some("Ana García López".into()),
@@ -224,16 +136,6 @@ pub(super) fn full_doctor(id: i64, email: &str) -> Doctor {
         second_given_name: Some("Luisa".into()),
         second_family_name: Some("López".into()),
         ..doctor(id, email)
-    }
-}
-
-pub(super) fn admin(id: i64, email: &str) -> Admin {
-    Admin {
-        admin_id: id,
-        given_name: "Raúl".into(),
-        family_name: "Díaz".into(),
-        email: email.into(),
-        certificate: vec![0x30, 0x82, 0x01, 0x00, 9, 9],
     }
 }
 
