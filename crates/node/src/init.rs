@@ -126,7 +126,9 @@ pub fn init(data: &DataDir, options: &InitOptions) -> Result<InitOutcome, NodeEr
     let (genesis, _) = BlockAssembler::genesis(&config, orderer_identity, now);
     let store = RedbStore::open(&data.ledger())?;
     Peer::bootstrap(&store, &genesis)?;
-    Ok(InitOutcome::Created { admin: Box::new(admin) })
+    Ok(InitOutcome::Created {
+        admin: Box::new(admin),
+    })
 }
 
 /// Loads the organization CA written by `init`.
