@@ -374,6 +374,7 @@ pub(crate) fn parse_full(der: &[u8]) -> Result<CheckedCertificate<'_>, X509Error
         return Err(X509Error::AlgorithmMismatch);
     }
     let signature = signature_bytes(&cert.signature_value)?;
+    check_canonical_envelope(der, cert.tbs_certificate.as_ref(), &signature)?;
 
     let spki = cert.public_key();
     check_ed25519(&spki.algorithm)?;
@@ -468,6 +469,7 @@ pub(crate) fn parse_crl_full(der: &[u8]) -> Result<CheckedRevocationList<'_>, X5
         return Err(X509Error::AlgorithmMismatch);
     }
     let signature = signature_bytes(&crl.signature_value)?;
+    check_canonical_envelope(der, crl.tbs_cert_list.as_ref(), &signature)?;
     for ext in crl.extensions() {
         match ext.parsed_extension() {
             ParsedExtension::ParseError { error } => {
@@ -554,6 +556,44 @@ fn to_datetime(unix_s: i64) -> Result<OffsetDateTime, X509Error> {
 
 fn issue_error(e: rcgen::Error) -> X509Error {
     X509Error::Issue(e.to_string())
+}
+
+/// DER of the Ed25519 AlgorithmIdentifier: SEQUENCE { OID 1.3.101.112 }, no parameters (RFC 8410).
+const ED25519_ALGORITHM_DER: [u8; 7] = [0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70];
+
+/// Requires the unsigned outer layer of a certificate or CRL — `SEQUENCE { tbs, algorithm, BIT STRING
+/// signature }` — to be exactly the one DER encoding of what was signed. Without this, a lenient parser
+/// accepts variants of the unsigned bytes (seen: a wrong tag on the outer algorithm's OID), and one
+/// signed certificate gets several encodings, hence several certificate hashes for one identity.
+fn check_canonical_envelope(
+    der: &[u8],
+    tbs: &[u8],
+    signature: &Signature,
+) -> Result<(), X509Error> {
+    let content_len = tbs.len() + ED25519_ALGORITHM_DER.len() + 3 + signature.0.len();
+    let mut expected = Vec::with_capacity(content_len + 6);
+    expected.push(0x30);
+    match content_len {
+        0..=0x7f => expected.push(content_len as u8),
+        0x80..=0xff => expected.extend([0x81, content_len as u8]),
+        0x100..=0xffff => expected.extend([0x82, (content_len >> 8) as u8, content_len as u8]),
+        _ => expected.extend([
+            0x83,
+            (content_len >> 16) as u8,
+            (content_len >> 8) as u8,
+            content_len as u8,
+        ]),
+    }
+    expected.extend_from_slice(tbs);
+    expected.extend_from_slice(&ED25519_ALGORITHM_DER);
+    expected.extend([0x03, 0x41, 0x00]);
+    expected.extend_from_slice(&signature.0);
+    if der != expected.as_slice() {
+        return Err(X509Error::Malformed(
+            "not the canonical DER encoding of its signed content".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Ed25519 (RFC 8410): the OID and no parameters at all (not even NULL).
@@ -1075,7 +1115,7 @@ mod tests {
             let mut changed = der.clone();
             let at = pos.index(changed.len());
             changed[at] ^= xor;
-            prop_assert!(verify_issued_by(&changed, &ca.key().public_key()).is_err());
+            prop_assert!(verify_issued_by(&changed, &ca.key().public_key()).is_err(), "at {at} of {}: {:02x?}", der.len(), &der[at.saturating_sub(6)..(at + 6).min(der.len())]);
             // Parsing may succeed (a changed letter) or fail; it never panics.
             let _ = parse_certificate(&changed);
         }

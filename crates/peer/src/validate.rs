@@ -353,8 +353,8 @@ fn prepare(channel: &ChannelState, entry: &[u8], at_ms: i64) -> Prepared {
         match channel.msp.validate(&endorsement.endorser, at_ms) {
             Ok(identity) => {
                 keys.push(identity.public_key);
-                // The same endorser twice counts once toward the policy.
-                if seen.insert(identity.signer.certificate_hash) {
+                // The same endorser twice counts once toward the policy, even under two certificates.
+                if seen.insert(identity.public_key) {
                     endorsers.push((identity.signer.org.clone(), identity.signer.role));
                 }
             }
