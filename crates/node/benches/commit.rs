@@ -1,0 +1,124 @@
+//! Benchmark: committed transactions per second and commit latency on one durable node, with every
+//! signature and certificate checked. Not a test: it prints numbers for `docs/benchmarks.md`.
+//!
+//! `cargo bench -p medledger-node --bench commit` runs two phases on a fresh data directory under
+//! `target/`, on disk (redb, fsync on every block commit):
+//! 1. saturation — `MEDLEDGER_BENCH_TXS` (default 20,000) note creations with up to
+//!    `MEDLEDGER_BENCH_IN_FLIGHT` (default 2,000) in flight: committed tx/s and latency percentiles;
+//! 2. open loop — `MEDLEDGER_BENCH_RATE` (default 1,000) transactions per second offered for
+//!    `MEDLEDGER_BENCH_SECONDS` (default 10) seconds: latency percentiles from request to commit status.
+//!
+//! Each transaction is the whole write path: a doctor's proposal is signed, endorsed (signature and
+//! certificate checked, contract simulated, endorsement signed), ordered, cut into a block, validated
+//! (certificates, batch signature verification, policy, duplicates, MVCC) and committed durably.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use medledger_contract::ehr::{EhrCall, NewRecord, samples};
+use medledger_node::init::{issue_identity, load_ca};
+use medledger_node::{DataDir, Identity, InitOptions, InitOutcome, Node, NodeOptions, init, now_ms};
+use medledger_types::Role;
+
+const PATIENTS_COUNT: i64 = 100;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn report(name: &str, count: usize, elapsed: Duration, mut latencies: Vec<Duration>, blocks: u64) {
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{name:<28} {count:>7} tx in {:>6.2} s = {:>7.0} tx/s | latency p50 {:>6.1} ms  p99 {:>6.1} ms  max {:>6.1} ms | {blocks} blocks ({:.0} tx/block)",
+        elapsed.as_secs_f64(),
+        count as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&latencies, 50.0)),
+        ms(percentile(&latencies, 99.0)),
+        ms(latencies.last().copied().unwrap_or_default()),
+        count as f64 / blocks.max(1) as f64,
+    );
+}
+
+async fn create_note(node: &Node, doctor: &Identity, id: i64) -> Duration {
+    let call = EhrCall::Create(NewRecord::Note(samples::note(id, 1 + id % PATIENTS_COUNT)));
+    let started = Instant::now();
+    node.invoke(doctor, call.function(), vec![call.encode()]).await.expect("committed");
+    started.elapsed()
+}
+
+fn main() {
+    let txs = env_or("MEDLEDGER_BENCH_TXS", 20_000) as i64;
+    let in_flight = env_or("MEDLEDGER_BENCH_IN_FLIGHT", 2_000) as usize;
+    let rate = env_or("MEDLEDGER_BENCH_RATE", 1_000);
+    let seconds = env_or("MEDLEDGER_BENCH_SECONDS", 10);
+
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data");
+    std::fs::create_dir_all(&target).expect("bench directory");
+    let dir = tempfile::tempdir_in(&target).expect("bench data directory on disk");
+    let data = DataDir::new(dir.path());
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+
+    runtime.block_on(async {
+        let InitOutcome::Created { admin } = init(&data, &InitOptions::default()).expect("init") else {
+            unreachable!("fresh directory")
+        };
+        let node = Arc::new(Node::start(&data, &NodeOptions::default()).expect("start"));
+        medledger_node::register_first_admin(&node, &admin, "admin@medledger.local").await.expect("admin");
+        let ca = load_ca(&data, "Org1").expect("ca");
+        let doctor = Arc::new(issue_identity(&ca, "ana@hospital.cu", Role::Doctor, now_ms() / 1000).expect("doctor"));
+        let call = EhrCall::Create(NewRecord::Doctor(samples::doctor(10, "ana@hospital.cu", doctor.certificate.clone())));
+        node.invoke(&admin, call.function(), vec![call.encode()]).await.expect("doctor");
+        for id in 1..=PATIENTS_COUNT {
+            let call = EhrCall::Create(NewRecord::Patient(samples::patient(id)));
+            node.invoke(&doctor, call.function(), vec![call.encode()]).await.expect("patient");
+        }
+        println!("machine: {} cores; data directory {}", std::thread::available_parallelism().map_or(0, |n| n.get()), dir.path().display());
+
+        // Phase 1: saturation.
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(in_flight));
+        let height = node.peer().height();
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for id in 1..=txs {
+            let permit = Arc::clone(&semaphore).acquire_owned().await.expect("semaphore");
+            let (node, doctor) = (Arc::clone(&node), Arc::clone(&doctor));
+            tasks.spawn(async move {
+                let latency = create_note(&node, &doctor, id).await;
+                drop(permit);
+                latency
+            });
+        }
+        let latencies: Vec<Duration> = tasks.join_all().await;
+        report("saturation", latencies.len(), started.elapsed(), latencies, node.peer().height() - height);
+
+        // Phase 2: open loop at a fixed offered rate.
+        let total = rate * seconds;
+        let interval = Duration::from_secs_f64(1.0 / rate as f64);
+        let height = node.peer().height();
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..total {
+            let due = started + interval.mul_f64(n as f64);
+            tokio::time::sleep_until(due.into()).await;
+            let (node, doctor) = (Arc::clone(&node), Arc::clone(&doctor));
+            let id = txs + 1 + n as i64;
+            tasks.spawn(async move { create_note(&node, &doctor, id).await });
+        }
+        let latencies: Vec<Duration> = tasks.join_all().await;
+        report(&format!("open loop at {rate}/s"), latencies.len(), started.elapsed(), latencies, node.peer().height() - height);
+
+        match Arc::try_unwrap(node) {
+            Ok(node) => node.shutdown().expect("stop"),
+            Err(_) => unreachable!("every task has finished"),
+        }
+    });
+}
