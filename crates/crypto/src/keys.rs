@@ -49,7 +49,7 @@ impl SigningKey {
     }
 
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.0.verifying_key().to_bytes())
+        PublicKey::from_bytes(self.0.verifying_key().to_bytes())
     }
 
     /// Signs `msg` (pure Ed25519, no prehash, no context).
@@ -69,18 +69,35 @@ impl fmt::Debug for SigningKey {
 
 /// An Ed25519 public key: the 32-byte compressed point, as carried in a certificate.
 ///
-/// Any 32 bytes can be held; whether they are a usable key is checked when verifying.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PublicKey(pub [u8; 32]);
+/// Any 32 bytes can be held; whether they are a usable key is checked when the key is made and reported
+/// when verifying. The decompressed point is kept beside the bytes, so a key that verifies many signatures
+/// (a cached identity's) decompresses once. Equality, order and hashing are those of the bytes.
+#[derive(Clone, Copy)]
+pub struct PublicKey {
+    bytes: [u8; 32],
+    /// `None` when the bytes are not a point or are a small-order point.
+    point: Option<ed25519_dalek::VerifyingKey>,
+}
 
 impl PublicKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> PublicKey {
+        let point = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+            .ok()
+            .filter(|key| !key.is_weak());
+        PublicKey { bytes, point }
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        hex::encode(self.bytes)
     }
 
     /// Whether these bytes are a point of the curve that is not of small order: a key that can verify.
     pub fn is_usable(&self) -> bool {
-        self.dalek().is_ok()
+        self.point.is_some()
     }
 
     /// Strict verification of `sig` over `msg`: the ledger's definition of a valid signature.
@@ -93,12 +110,33 @@ impl PublicKey {
     /// The dalek key, refusing bytes that are not a point and small-order points (which `verify_strict`
     /// would refuse anyway; refusing them up front keeps batch and single verification closer).
     fn dalek(&self) -> Result<ed25519_dalek::VerifyingKey, SignatureError> {
-        let key = ed25519_dalek::VerifyingKey::from_bytes(&self.0)
-            .map_err(|_| SignatureError::MalformedKey)?;
-        if key.is_weak() {
-            return Err(SignatureError::MalformedKey);
-        }
-        Ok(key)
+        self.point.ok_or(SignatureError::MalformedKey)
+    }
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for PublicKey {}
+
+impl PartialOrd for PublicKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PublicKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.bytes.cmp(&other.bytes)
+    }
+}
+
+impl std::hash::Hash for PublicKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state)
     }
 }
 
@@ -217,14 +255,14 @@ mod tests {
         let mut identity = [0u8; 32];
         identity[0] = 1;
         assert_eq!(
-            PublicKey(identity).verify(b"m", &sig),
+            PublicKey::from_bytes(identity).verify(b"m", &sig),
             Err(SignatureError::MalformedKey)
         );
         // y = 2 is not on the curve.
         let mut not_a_point = [0u8; 32];
         not_a_point[0] = 2;
         assert_eq!(
-            PublicKey(not_a_point).verify(b"m", &sig),
+            PublicKey::from_bytes(not_a_point).verify(b"m", &sig),
             Err(SignatureError::MalformedKey)
         );
     }

@@ -387,7 +387,7 @@ pub(crate) fn parse_full(der: &[u8]) -> Result<CheckedCertificate<'_>, X509Error
         .as_ref()
         .try_into()
         .map_err(|_| X509Error::BadPublicKey)?;
-    let public_key = PublicKey(key_bytes);
+    let public_key = PublicKey::from_bytes(key_bytes);
     // Refuse keys that could never verify anything (not a point, or small order) at the gate.
     if !public_key.is_usable() {
         return Err(X509Error::BadPublicKey);
@@ -709,7 +709,7 @@ impl<'a> RcgenSigner<'a> {
 
 impl PublicKeyData for RcgenSigner<'_> {
     fn der_bytes(&self) -> &[u8] {
-        &self.public.0
+        self.public.as_bytes()
     }
 
     fn algorithm(&self) -> &'static SignatureAlgorithm {
@@ -726,7 +726,7 @@ impl rcgen::SigningKey for RcgenSigner<'_> {
 /// A subject's public key, for rcgen to put in the certificate it issues.
 impl PublicKeyData for PublicKey {
     fn der_bytes(&self) -> &[u8] {
-        &self.0
+        self.as_bytes()
     }
 
     fn algorithm(&self) -> &'static SignatureAlgorithm {
