@@ -17,13 +17,18 @@ use std::time::{Duration, Instant};
 
 use medledger_contract::ehr::{EhrCall, NewRecord, samples};
 use medledger_node::init::{issue_identity, load_ca};
-use medledger_node::{DataDir, Identity, InitOptions, InitOutcome, Node, NodeOptions, init, now_ms};
+use medledger_node::{
+    DataDir, Identity, InitOptions, InitOutcome, Node, NodeOptions, init, now_ms,
+};
 use medledger_types::Role;
 
 const PATIENTS_COUNT: i64 = 100;
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -51,7 +56,9 @@ fn report(name: &str, count: usize, elapsed: Duration, mut latencies: Vec<Durati
 async fn create_note(node: &Node, doctor: &Identity, id: i64) -> Duration {
     let call = EhrCall::Create(NewRecord::Note(samples::note(id, 1 + id % PATIENTS_COUNT)));
     let started = Instant::now();
-    node.invoke(doctor, call.function(), vec![call.encode()]).await.expect("committed");
+    node.invoke(doctor, call.function(), vec![call.encode()])
+        .await
+        .expect("committed");
     started.elapsed()
 }
 
@@ -65,23 +72,44 @@ fn main() {
     std::fs::create_dir_all(&target).expect("bench directory");
     let dir = tempfile::tempdir_in(&target).expect("bench data directory on disk");
     let data = DataDir::new(dir.path());
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
 
     runtime.block_on(async {
-        let InitOutcome::Created { admin } = init(&data, &InitOptions::default()).expect("init") else {
+        let InitOutcome::Created { admin } = init(&data, &InitOptions::default()).expect("init")
+        else {
             unreachable!("fresh directory")
         };
         let node = Arc::new(Node::start(&data, &NodeOptions::default()).expect("start"));
-        medledger_node::register_first_admin(&node, &admin, "admin@medledger.local").await.expect("admin");
+        medledger_node::register_first_admin(&node, &admin, "admin@medledger.local")
+            .await
+            .expect("admin");
         let ca = load_ca(&data, "Org1").expect("ca");
-        let doctor = Arc::new(issue_identity(&ca, "ana@hospital.cu", Role::Doctor, now_ms() / 1000).expect("doctor"));
-        let call = EhrCall::Create(NewRecord::Doctor(samples::doctor(10, "ana@hospital.cu", doctor.certificate.clone())));
-        node.invoke(&admin, call.function(), vec![call.encode()]).await.expect("doctor");
+        let doctor = Arc::new(
+            issue_identity(&ca, "ana@hospital.cu", Role::Doctor, now_ms() / 1000).expect("doctor"),
+        );
+        let call = EhrCall::Create(NewRecord::Doctor(samples::doctor(
+            10,
+            "ana@hospital.cu",
+            doctor.certificate.clone(),
+        )));
+        node.invoke(&admin, call.function(), vec![call.encode()])
+            .await
+            .expect("doctor");
         for id in 1..=PATIENTS_COUNT {
             let call = EhrCall::Create(NewRecord::Patient(samples::patient(id)));
-            node.invoke(&doctor, call.function(), vec![call.encode()]).await.expect("patient");
+            node.invoke(&doctor, call.function(), vec![call.encode()])
+                .await
+                .expect("patient");
         }
-        println!("machine: {} cores; data directory {}", std::thread::available_parallelism().map_or(0, |n| n.get()), dir.path().display());
+        println!(
+            "machine: {} cores; data directory {}",
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            dir.path().display()
+        );
 
         // Phase 1: saturation.
         let semaphore = Arc::new(tokio::sync::Semaphore::new(in_flight));
@@ -89,7 +117,10 @@ fn main() {
         let started = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for id in 1..=txs {
-            let permit = Arc::clone(&semaphore).acquire_owned().await.expect("semaphore");
+            let permit = Arc::clone(&semaphore)
+                .acquire_owned()
+                .await
+                .expect("semaphore");
             let (node, doctor) = (Arc::clone(&node), Arc::clone(&doctor));
             tasks.spawn(async move {
                 let latency = create_note(&node, &doctor, id).await;
@@ -98,7 +129,13 @@ fn main() {
             });
         }
         let latencies: Vec<Duration> = tasks.join_all().await;
-        report("saturation", latencies.len(), started.elapsed(), latencies, node.peer().height() - height);
+        report(
+            "saturation",
+            latencies.len(),
+            started.elapsed(),
+            latencies,
+            node.peer().height() - height,
+        );
 
         // Phase 2: open loop at a fixed offered rate.
         let total = rate * seconds;
@@ -114,7 +151,13 @@ fn main() {
             tasks.spawn(async move { create_note(&node, &doctor, id).await });
         }
         let latencies: Vec<Duration> = tasks.join_all().await;
-        report(&format!("open loop at {rate}/s"), latencies.len(), started.elapsed(), latencies, node.peer().height() - height);
+        report(
+            &format!("open loop at {rate}/s"),
+            latencies.len(),
+            started.elapsed(),
+            latencies,
+            node.peer().height() - height,
+        );
 
         match Arc::try_unwrap(node) {
             Ok(node) => node.shutdown().expect("stop"),

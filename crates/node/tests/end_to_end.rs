@@ -305,3 +305,96 @@ async fn futures_join_all<F: std::future::Future>(
         .map(|o| o.expect("every future finished"))
         .collect()
 }
+
+#[tokio::test]
+async fn a_transaction_is_proven_in_the_signed_checkpoint_and_heads_are_consistent() {
+    use medledger_crypto::merkle;
+    use medledger_types::{Checkpoint, codec};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = DataDir::new(dir.path());
+    let (node, _admin, doctor) = new_network(&data).await;
+    let peer = node.peer();
+    let call = EhrCall::Create(NewRecord::Patient(samples::patient(1)));
+    let committed = node
+        .invoke(&doctor, call.function(), vec![call.encode()])
+        .await
+        .expect("committed");
+    let (old_size, old_root) = peer.tree_head();
+    for id in 2..=5 {
+        write(
+            &node,
+            &doctor,
+            EhrCall::Create(NewRecord::Patient(samples::patient(id))),
+        )
+        .await;
+    }
+
+    let signed = peer.checkpoint().expect("checkpoint");
+    let checkpoint: Checkpoint =
+        codec::decode("checkpoint", &signed.checkpoint, 1024).expect("decodes");
+    let signer =
+        medledger_crypto::x509::parse_certificate(&signed.signer).expect("signer certificate");
+    assert!(
+        signer
+            .public_key
+            .verify(&signed.checkpoint, &signed.signature)
+            .is_ok(),
+        "checkpoint signed by the peer"
+    );
+
+    let tx = peer
+        .transaction(&committed.status.tx_id)
+        .expect("read")
+        .expect("committed transaction");
+    assert_eq!(tx.location.block, committed.status.block);
+    let proof = peer
+        .inclusion_proof(tx.leaf_index, Some(checkpoint.tree_size))
+        .expect("read")
+        .expect("proof");
+    assert_eq!(proof.leaf_hash, merkle::leaf_hash(&tx.envelope));
+    assert_eq!(proof.root, checkpoint.root);
+    merkle::verify_inclusion(
+        &proof.leaf_hash,
+        proof.leaf_index,
+        proof.tree_size,
+        &proof.path,
+        &checkpoint.root,
+    )
+    .expect("the proof verifies against the signed checkpoint");
+    let mut tampered = tx.envelope.clone();
+    tampered[10] ^= 1;
+    assert!(
+        merkle::verify_inclusion(
+            &merkle::leaf_hash(&tampered),
+            proof.leaf_index,
+            proof.tree_size,
+            &proof.path,
+            &checkpoint.root
+        )
+        .is_err()
+    );
+
+    let consistency = peer
+        .consistency_proof(old_size, checkpoint.tree_size)
+        .expect("read")
+        .expect("proof");
+    merkle::verify_consistency(
+        old_size,
+        checkpoint.tree_size,
+        &old_root,
+        &checkpoint.root,
+        &consistency,
+    )
+    .expect("the old head is a prefix of the new one");
+    assert!(peer.consistency_proof(0, 3).expect("read").is_err());
+    assert!(
+        peer.consistency_proof(1, checkpoint.tree_size + 1)
+            .expect("read")
+            .is_err()
+    );
+    assert!(
+        peer.inclusion_proof(checkpoint.tree_size, None)
+            .expect("read")
+            .is_err()
+    );
+}

@@ -15,6 +15,7 @@
 
 pub mod channel;
 pub mod endorse;
+pub mod ledger;
 pub mod validate;
 pub mod verify;
 
@@ -30,6 +31,7 @@ use tokio::sync::oneshot;
 
 pub use channel::ChannelState;
 pub use endorse::{EndorseError, Endorsed, Evaluated};
+pub use ledger::{CommittedTransaction, InclusionProof, ProofRequestError};
 pub use validate::{BlockError, ValidatedBlock};
 
 /// Most transactions that may be awaited at once; beyond it `subscribe` refuses.

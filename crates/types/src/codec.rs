@@ -10,11 +10,19 @@ use borsh::{BorshDeserialize, BorshSerialize};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CodecError {
     #[error("{what}: {len} bytes is over the limit of {max}")]
-    TooLarge { what: &'static str, len: usize, max: usize },
+    TooLarge {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
     #[error("{what}: malformed: {reason}")]
     Malformed { what: &'static str, reason: String },
     #[error("{what}: format version {found} is not supported (expected {expected})")]
-    Version { what: &'static str, found: u8, expected: u8 },
+    Version {
+        what: &'static str,
+        found: u8,
+        expected: u8,
+    },
 }
 
 /// The canonical bytes of `value`.
@@ -24,17 +32,32 @@ pub fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
 }
 
 /// Decodes `bytes` as a `T`, refusing inputs longer than `max` bytes and trailing bytes.
-pub fn decode<T: BorshDeserialize>(what: &'static str, bytes: &[u8], max: usize) -> Result<T, CodecError> {
+pub fn decode<T: BorshDeserialize>(
+    what: &'static str,
+    bytes: &[u8],
+    max: usize,
+) -> Result<T, CodecError> {
     if bytes.len() > max {
-        return Err(CodecError::TooLarge { what, len: bytes.len(), max });
+        return Err(CodecError::TooLarge {
+            what,
+            len: bytes.len(),
+            max,
+        });
     }
-    borsh::from_slice(bytes).map_err(|e| CodecError::Malformed { what, reason: e.to_string() })
+    borsh::from_slice(bytes).map_err(|e| CodecError::Malformed {
+        what,
+        reason: e.to_string(),
+    })
 }
 
 /// Checks a decoded structure's format version.
 pub fn check_version(what: &'static str, found: u8) -> Result<(), CodecError> {
     if found != crate::FORMAT_VERSION {
-        return Err(CodecError::Version { what, found, expected: crate::FORMAT_VERSION });
+        return Err(CodecError::Version {
+            what,
+            found,
+            expected: crate::FORMAT_VERSION,
+        });
     }
     Ok(())
 }

@@ -19,7 +19,9 @@ use borsh::{BorshDeserialize, BorshSerialize};
 pub const FORMAT_VERSION: u8 = 1;
 
 /// A SHA-256 digest.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
+)]
 pub struct Hash(pub [u8; 32]);
 
 impl Hash {
@@ -72,7 +74,17 @@ impl<'de> serde::Deserialize<'de> for Hash {
 /// A transaction's identity: the SHA-256 of its proposal's canonical bytes (which include a nonce and the
 /// creator's certificate), so two different proposals never share an id and a replayed one is a duplicate.
 #[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    BorshSerialize,
+    BorshDeserialize,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(transparent)]
 pub struct TxId(pub Hash);
@@ -129,7 +141,18 @@ pub struct Version {
 
 /// The role a certificate carries (in its subject's organizational unit, as Fabric's NodeOUs).
 #[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, BorshSerialize, BorshDeserialize, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Debug,
+    BorshSerialize,
+    BorshDeserialize,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[borsh(use_discriminant = true)]
 #[serde(rename_all = "snake_case")]
@@ -144,7 +167,14 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 6] = [Role::Admin, Role::Doctor, Role::Peer, Role::Orderer, Role::Client, Role::Auditor];
+    pub const ALL: [Role; 6] = [
+        Role::Admin,
+        Role::Doctor,
+        Role::Peer,
+        Role::Orderer,
+        Role::Client,
+        Role::Auditor,
+    ];
 
     /// The name used in certificates and in endorsement policies (`Org1.peer`).
     pub fn as_str(self) -> &'static str {
@@ -182,7 +212,16 @@ impl FromStr for Role {
 
 /// Who signed a transaction, as the contract sees it: taken from a certificate that the peer has already
 /// validated against the organization's root and CRL.
-#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    PartialEq,
+    Eq,
+    Debug,
+    BorshSerialize,
+    BorshDeserialize,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Signer {
     /// The organization (MSP id), e.g. `Org1`.
     pub org: String,
@@ -288,7 +327,16 @@ pub struct Envelope {
 
 /// The outcome of validating one transaction. Invalid transactions stay in their block and change no state.
 #[derive(
-    Clone, Copy, PartialEq, Eq, Hash, Debug, BorshSerialize, BorshDeserialize, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Debug,
+    BorshSerialize,
+    BorshDeserialize,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[borsh(use_discriminant = true)]
 #[serde(rename_all = "snake_case")]
@@ -392,7 +440,16 @@ pub struct Block {
 }
 
 /// How the orderer cuts blocks.
-#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    PartialEq,
+    Eq,
+    Debug,
+    BorshSerialize,
+    BorshDeserialize,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct BatchConfig {
     pub tx_count_max: u32,
     pub bytes_max: u32,
@@ -457,6 +514,28 @@ pub struct TxLocation {
     pub block: u64,
     pub index: u32,
     pub code: ValidationCode,
+}
+
+/// A statement of the ledger-wide Merkle tree's head, signed by a node: clients keep one and later ask for a
+/// consistency proof to a newer one, so the ledger cannot be rewritten under them unnoticed.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
+pub struct Checkpoint {
+    pub format_version: u8,
+    pub channel: String,
+    /// The last block whose entries the tree covers.
+    pub block_number: u64,
+    pub tree_size: u64,
+    pub root: Hash,
+    /// That block's timestamp.
+    pub timestamp_ms: i64,
+}
+
+/// A checkpoint's canonical bytes, the signing node's certificate (DER) and its signature over those bytes.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
+pub struct SignedCheckpoint {
+    pub checkpoint: Vec<u8>,
+    pub signer: Vec<u8>,
+    pub signature: Signature,
 }
 
 #[cfg(test)]

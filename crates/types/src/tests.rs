@@ -15,9 +15,18 @@ fn arb_version() -> impl Strategy<Value = Version> {
 }
 
 fn arb_rwset() -> impl Strategy<Value = RwSet> {
-    let read = ("[a-z/]{0,12}", proptest::option::of(arb_version())).prop_map(|(key, version)| KvRead { key, version });
-    let write = ("[a-z/]{0,12}", proptest::collection::vec(any::<u8>(), 0..40)).prop_map(|(key, value)| KvWrite { key, value });
-    (proptest::collection::vec(read, 0..5), proptest::collection::vec(write, 0..5)).prop_map(|(reads, writes)| RwSet { reads, writes })
+    let read = ("[a-z/]{0,12}", proptest::option::of(arb_version()))
+        .prop_map(|(key, version)| KvRead { key, version });
+    let write = (
+        "[a-z/]{0,12}",
+        proptest::collection::vec(any::<u8>(), 0..40),
+    )
+        .prop_map(|(key, value)| KvWrite { key, value });
+    (
+        proptest::collection::vec(read, 0..5),
+        proptest::collection::vec(write, 0..5),
+    )
+        .prop_map(|(reads, writes)| RwSet { reads, writes })
 }
 
 fn arb_signature() -> impl Strategy<Value = Signature> {
@@ -33,38 +42,99 @@ fn arb_envelope() -> impl Strategy<Value = Envelope> {
         proptest::collection::vec(any::<u8>(), 0..100),
         arb_signature(),
         proptest::collection::vec(any::<u8>(), 0..100),
-        proptest::collection::vec((proptest::collection::vec(any::<u8>(), 0..50), arb_signature()), 0..3),
+        proptest::collection::vec(
+            (
+                proptest::collection::vec(any::<u8>(), 0..50),
+                arb_signature(),
+            ),
+            0..3,
+        ),
     )
         .prop_map(|(proposal, signature, response_payload, ends)| Envelope {
             format_version: FORMAT_VERSION,
-            proposal: SignedProposal { proposal, signature },
+            proposal: SignedProposal {
+                proposal,
+                signature,
+            },
             response_payload,
-            endorsements: ends.into_iter().map(|(endorser, signature)| Endorsement { endorser, signature }).collect(),
+            endorsements: ends
+                .into_iter()
+                .map(|(endorser, signature)| Endorsement {
+                    endorser,
+                    signature,
+                })
+                .collect(),
         })
 }
 
 fn arb_block() -> impl Strategy<Value = Block> {
-    (any::<u64>(), arb_hash(), arb_hash(), arb_hash(), any::<u64>(), any::<i64>(), proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..30), 0..4), arb_signature())
-        .prop_map(|(number, previous_hash, data_hash, ledger_root, ledger_size, timestamp_ms, entries, signature)| {
-            let codes = vec![ValidationCode::MvccReadConflict; entries.len()];
-            Block {
-                header: BlockHeader { format_version: FORMAT_VERSION, number, previous_hash, data_hash, ledger_root, ledger_size, timestamp_ms },
-                data: BlockData { entries },
-                metadata: BlockMetadata { orderer_signature: OrdererSignature { orderer: vec![1, 2, 3], signature }, validation_codes: codes },
-            }
-        })
+    (
+        any::<u64>(),
+        arb_hash(),
+        arb_hash(),
+        arb_hash(),
+        any::<u64>(),
+        any::<i64>(),
+        proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..30), 0..4),
+        arb_signature(),
+    )
+        .prop_map(
+            |(
+                number,
+                previous_hash,
+                data_hash,
+                ledger_root,
+                ledger_size,
+                timestamp_ms,
+                entries,
+                signature,
+            )| {
+                let codes = vec![ValidationCode::MvccReadConflict; entries.len()];
+                Block {
+                    header: BlockHeader {
+                        format_version: FORMAT_VERSION,
+                        number,
+                        previous_hash,
+                        data_hash,
+                        ledger_root,
+                        ledger_size,
+                        timestamp_ms,
+                    },
+                    data: BlockData { entries },
+                    metadata: BlockMetadata {
+                        orderer_signature: OrdererSignature {
+                            orderer: vec![1, 2, 3],
+                            signature,
+                        },
+                        validation_codes: codes,
+                    },
+                }
+            },
+        )
 }
 
-fn round_trip<T: borsh::BorshSerialize + borsh::BorshDeserialize + PartialEq + std::fmt::Debug>(value: &T) {
+fn round_trip<T: borsh::BorshSerialize + borsh::BorshDeserialize + PartialEq + std::fmt::Debug>(
+    value: &T,
+) {
     let bytes = codec::encode(value);
     let back: T = codec::decode("value", &bytes, usize::MAX).expect("decodes");
     assert_eq!(&back, value);
-    assert_eq!(codec::encode(&back), bytes, "re-encoding gives the same bytes");
+    assert_eq!(
+        codec::encode(&back),
+        bytes,
+        "re-encoding gives the same bytes"
+    );
     let mut longer = bytes.clone();
     longer.push(0);
-    assert!(codec::decode::<T>("value", &longer, usize::MAX).is_err(), "trailing byte refused");
+    assert!(
+        codec::decode::<T>("value", &longer, usize::MAX).is_err(),
+        "trailing byte refused"
+    );
     if !bytes.is_empty() {
-        assert!(codec::decode::<T>("value", &bytes[..bytes.len() - 1], usize::MAX).is_err(), "truncation refused");
+        assert!(
+            codec::decode::<T>("value", &bytes[..bytes.len() - 1], usize::MAX).is_err(),
+            "truncation refused"
+        );
     }
 }
 
@@ -94,7 +164,14 @@ proptest! {
 #[test]
 fn oversize_input_is_refused_before_decoding() {
     let err = codec::decode::<RwSet>("rwset", &[0u8; 100], 99).unwrap_err();
-    assert_eq!(err, CodecError::TooLarge { what: "rwset", len: 100, max: 99 });
+    assert_eq!(
+        err,
+        CodecError::TooLarge {
+            what: "rwset",
+            len: 100,
+            max: 99
+        }
+    );
 }
 
 #[test]
@@ -107,13 +184,23 @@ fn forged_length_prefix_is_an_error() {
 #[test]
 fn unknown_enum_discriminant_is_an_error() {
     assert!(codec::decode::<ValidationCode>("code", &[200], 1).is_err());
-    assert_eq!(codec::decode::<ValidationCode>("code", &[7], 1), Ok(ValidationCode::MvccReadConflict));
+    assert_eq!(
+        codec::decode::<ValidationCode>("code", &[7], 1),
+        Ok(ValidationCode::MvccReadConflict)
+    );
 }
 
 #[test]
 fn version_is_checked() {
     assert!(codec::check_version("block", FORMAT_VERSION).is_ok());
-    assert_eq!(codec::check_version("block", 9), Err(CodecError::Version { what: "block", found: 9, expected: FORMAT_VERSION }));
+    assert_eq!(
+        codec::check_version("block", 9),
+        Err(CodecError::Version {
+            what: "block",
+            found: 9,
+            expected: FORMAT_VERSION
+        })
+    );
 }
 
 #[test]
