@@ -82,6 +82,20 @@ pub(crate) struct Tip {
     pub height: u64,
     pub last_hash: Hash,
     pub frontier: Frontier,
+    /// The last block's timestamp; the next block may not be dated earlier ([`i64::MIN`] before genesis).
+    pub last_timestamp_ms: i64,
+}
+
+impl Tip {
+    /// Before the genesis block.
+    pub(crate) fn empty() -> Tip {
+        Tip {
+            height: 0,
+            last_hash: Hash::ZERO,
+            frontier: Frontier::new(),
+            last_timestamp_ms: i64::MIN,
+        }
+    }
 }
 
 /// A peer over one store and one channel.
@@ -119,6 +133,11 @@ impl Peer {
         let channel = ChannelState::from_genesis(&genesis)
             .map_err(|e| PeerError::Block(BlockError::Genesis(e)))?;
         let last_hash = store.header_hash(height - 1)?.ok_or(PeerError::NoGenesis)?;
+        let last_timestamp_ms = store
+            .block(height - 1)?
+            .ok_or(PeerError::NoGenesis)?
+            .header
+            .timestamp_ms;
         let frontier =
             Frontier::from_source(store.merkle_size()?, &validate::StoreNodes(store.as_ref()))
                 .map_err(|e| {
@@ -136,6 +155,7 @@ impl Peer {
                 height,
                 last_hash,
                 frontier,
+                last_timestamp_ms,
             }),
             waiters: Mutex::new(HashMap::new()),
             clock,
@@ -144,12 +164,7 @@ impl Peer {
 
     /// Validates and commits the genesis block into an empty store.
     pub fn bootstrap(store: &dyn Store, genesis: &Block) -> Result<(), PeerError> {
-        let tip = Tip {
-            height: 0,
-            last_hash: Hash::ZERO,
-            frontier: Frontier::new(),
-        };
-        let validated = validate::validate_genesis(store, &tip, genesis)?;
+        let validated = validate::validate_genesis(store, &Tip::empty(), genesis)?;
         store.commit(validated.into_commit())?;
         Ok(())
     }

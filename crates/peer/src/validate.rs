@@ -62,6 +62,20 @@ pub enum BlockError {
         count: usize,
         max: usize,
     },
+    #[error("block {number}: its entries total {bytes} bytes (at most {max})")]
+    Bytes {
+        number: u64,
+        bytes: usize,
+        max: usize,
+    },
+    #[error(
+        "block {number}: dated {timestamp_ms} ms, before the previous block ({previous_ms} ms)"
+    )]
+    Timestamp {
+        number: u64,
+        timestamp_ms: i64,
+        previous_ms: i64,
+    },
     #[error("block {number}: unsupported header format version {version}")]
     FormatVersion { number: u64, version: u8 },
     #[error("genesis block: {0}")]
@@ -182,6 +196,23 @@ fn check_link(
             max: limits::BLOCK_TX_COUNT_MAX,
         });
     }
+    let bytes: usize = block.data.entries.iter().map(Vec::len).sum();
+    if bytes > limits::BLOCK_BYTES_MAX {
+        return Err(BlockError::Bytes {
+            number,
+            bytes,
+            max: limits::BLOCK_BYTES_MAX,
+        });
+    }
+    // Certificates are judged at the block's time: a block dated before its predecessor could admit a
+    // certificate that had already expired on the chain.
+    if header.timestamp_ms < tip.last_timestamp_ms {
+        return Err(BlockError::Timestamp {
+            number,
+            timestamp_ms: header.timestamp_ms,
+            previous_ms: tip.last_timestamp_ms,
+        });
+    }
     let hash = medledger_crypto::header_hash(header);
     let key = orderer_key(&block.metadata.orderer_signature.orderer)
         .ok_or(BlockError::UnknownOrderer { number })?;
@@ -213,6 +244,7 @@ fn check_link(
             height: number + 1,
             last_hash: hash,
             frontier,
+            last_timestamp_ms: header.timestamp_ms,
         },
         hash,
         nodes,

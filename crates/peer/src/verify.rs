@@ -74,11 +74,7 @@ pub fn verify_ledger(
         return Err(VerifyError::Empty);
     }
     let replay = MemoryStore::new();
-    let mut tip = Tip {
-        height: 0,
-        last_hash: Hash::ZERO,
-        frontier: Frontier::new(),
-    };
+    let mut tip = Tip::empty();
     let mut channel: Option<ChannelState> = None;
     let mut transactions = 0u64;
     let mut valid_transactions = 0u64;

@@ -831,14 +831,9 @@ fn a_block_of_an_unknown_format_version_is_refused() {
     );
 }
 
-/// Known bug, so ignored until fixed: `validate::check_link` checks the entry count but not the entries'
-/// total size, so this block validates. `Store::commit` then accepts it too, because
-/// `BLOCK_STORED_BYTES_MAX` leaves room for metadata above `BLOCK_BYTES_MAX` (a block a little further
-/// over fails in the store as `StoreError::Invalid`: a fatal-looking store error for a lying orderer).
-/// Fix: in `check_link`, refuse when the entries' lengths sum to more than `limits::BLOCK_BYTES_MAX`,
-/// with a new `BlockError::Bytes { number, bytes, max }`.
+/// A block whose entries total more than `limits::BLOCK_BYTES_MAX` is refused as a block (a lying
+/// orderer), before the store would refuse it with a fatal-looking error.
 #[test]
-#[ignore = "peer bug: check_link does not enforce limits::BLOCK_BYTES_MAX"]
 fn a_block_over_the_byte_limit_is_refused() {
     let mut net = Network::new();
     // Garbage entries of the envelope limit, together one byte over the block limit. Each is merely a
@@ -865,13 +860,9 @@ fn a_block_over_the_byte_limit_is_refused() {
     assert_eq!(net.height(), height, "the oversized block was committed");
 }
 
-/// Known gap, so ignored until fixed: certificates are judged at the block's timestamp, and the peer
-/// accepts a timestamp earlier than the previous block's, so an orderer can backdate a block to admit a
-/// transaction from a certificate that expired before the chain's last block. The assembler never goes
-/// backwards; the peer should hold it to that. Fix: keep the last block's timestamp in `Tip` and refuse,
-/// in `check_link`, a header whose `timestamp_ms` is below it (a new `BlockError::Timestamp`).
+/// Certificates are judged at the block's timestamp, so a block dated before its predecessor is refused:
+/// otherwise an orderer could backdate a block to admit a certificate that had already expired.
 #[test]
-#[ignore = "peer gap: a block may be dated before its predecessor"]
 fn a_block_dated_before_its_predecessor_is_refused() {
     let mut net = Network::new();
     let one_hour_ms = 3_600_000;
