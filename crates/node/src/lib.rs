@@ -220,8 +220,54 @@ impl Node {
         function: &str,
         args: Vec<Vec<u8>>,
     ) -> Result<Committed, InvokeError> {
-        let (tx_id, signed) =
-            identity.propose(&self.channel, &self.contract, function, args, now_ms());
+        self.invoke_contract(identity, &self.contract, function, args)
+            .await
+    }
+
+    /// Revokes certificates of `admin`'s organization: the organization CA (whose key is in `data`) signs
+    /// a CRL naming `serials`, and `admin` proposes it as a configuration update. Certificates with those
+    /// serials are refused from the block after the one that commits it.
+    pub async fn revoke(
+        &self,
+        data: &DataDir,
+        admin: &Identity,
+        serials: &[u64],
+    ) -> Result<Committed, InvokeError> {
+        let certificate = medledger_crypto::x509::parse_certificate(&admin.certificate)
+            .map_err(|e| NodeError::Identity(e.to_string()))?;
+        let msp_id = certificate.msp_id;
+        let ca = init::load_ca(data, &msp_id)?;
+        let crl_number = self
+            .peer
+            .channel()
+            .config
+            .orgs
+            .iter()
+            .find(|org| org.msp_id == msp_id)
+            .map_or(0, |org| org.crls.len() as u64)
+            + 1;
+        let crl = ca
+            .revocation_list(crl_number, now_ms() / 1000, serials)
+            .map_err(|e| NodeError::Identity(e.to_string()))?;
+        let update = medledger_types::ConfigUpdate::AddCrl { msp_id, crl };
+        self.invoke_contract(
+            admin,
+            medledger_types::CONFIG_CONTRACT,
+            update.function(),
+            vec![codec::encode(&update)],
+        )
+        .await
+    }
+
+    /// [`Node::invoke`] for a named contract (the channel's, or the configuration).
+    pub async fn invoke_contract(
+        &self,
+        identity: &Identity,
+        contract: &str,
+        function: &str,
+        args: Vec<Vec<u8>>,
+    ) -> Result<Committed, InvokeError> {
+        let (tx_id, signed) = identity.propose(&self.channel, contract, function, args, now_ms());
         let endorsed = self.peer.endorse(&signed)?;
         if endorsed.response.status != ResponseStatus::Ok {
             return Err(InvokeError::Refused(endorsed.response.payload));

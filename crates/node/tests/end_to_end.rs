@@ -398,3 +398,73 @@ async fn a_transaction_is_proven_in_the_signed_checkpoint_and_heads_are_consiste
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn a_revoked_doctor_can_no_longer_write_even_after_a_restart() {
+    use medledger_peer::EndorseError;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = DataDir::new(dir.path());
+    let (node, admin, doctor) = new_network(&data).await;
+    let ca = load_ca(&data, "Org1").expect("CA");
+    let colleague =
+        issue_identity(&ca, "luis@hospital.cu", Role::Doctor, now_ms() / 1000).expect("identity");
+    write(
+        &node,
+        &admin,
+        EhrCall::Create(NewRecord::Doctor(samples::doctor(
+            11,
+            "luis@hospital.cu",
+            colleague.certificate.clone(),
+        ))),
+    )
+    .await;
+    write(
+        &node,
+        &doctor,
+        EhrCall::Create(NewRecord::Patient(samples::patient(1))),
+    )
+    .await;
+
+    // Only an administrator may change the revocation list.
+    let serial = medledger_crypto::x509::parse_certificate(&doctor.certificate)
+        .expect("cert")
+        .serial;
+    assert!(matches!(
+        node.revoke(&data, &doctor, &[serial]).await,
+        Err(InvokeError::Refused(_))
+    ));
+    node.revoke(&data, &admin, &[serial])
+        .await
+        .expect("revocation committed");
+
+    let call = EhrCall::Create(NewRecord::Patient(samples::patient(2)));
+    match node
+        .invoke(&doctor, call.function(), vec![call.encode()])
+        .await
+    {
+        Err(InvokeError::Endorse(EndorseError::RevokedCertificate)) => {}
+        other => panic!("a revoked doctor must be refused, got {other:?}"),
+    }
+    write(
+        &node,
+        &colleague,
+        EhrCall::Create(NewRecord::Patient(samples::patient(3))),
+    )
+    .await;
+    node.shutdown().expect("stop");
+
+    let node = Node::start(&data, &options()).expect("restart");
+    let call = EhrCall::Create(NewRecord::Patient(samples::patient(4)));
+    assert!(
+        matches!(
+            node.invoke(&doctor, call.function(), vec![call.encode()])
+                .await,
+            Err(InvokeError::Endorse(EndorseError::RevokedCertificate))
+        ),
+        "the revocation survives a restart"
+    );
+    node.shutdown().expect("stop");
+    let store = RedbStore::open(&data.ledger()).expect("open");
+    medledger_peer::verify::verify_ledger(&store, &mut |_, _| {})
+        .expect("verify replays the configuration change");
+}

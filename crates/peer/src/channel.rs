@@ -4,7 +4,7 @@
 use medledger_crypto::keys::PublicKey;
 use medledger_crypto::msp::Msp;
 use medledger_crypto::policy::Policy;
-use medledger_types::{Block, ChannelConfig, Role, codec, limits};
+use medledger_types::{Block, ChannelConfig, ConfigUpdate, Role, Signer, codec, limits};
 
 /// The genesis block or its configuration is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,6 +17,15 @@ pub enum ChannelError {
     Policy(String),
     #[error("orderer certificate {index}: {reason}")]
     Orderer { index: usize, reason: String },
+}
+
+/// Why a configuration update is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigUpdateError {
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// The channel configuration and everything derived from it.
@@ -81,5 +90,47 @@ impl ChannelState {
             .iter()
             .find(|(cert, _)| cert.as_slice() == der)
             .map(|(_, key)| key)
+    }
+
+    /// The configuration that `args[0]` (a [`ConfigUpdate`] named by `function`) produces when `creator`
+    /// proposes it. A pure function of the current configuration and the request, so the validator can
+    /// recompute what the endorser wrote instead of trusting it.
+    pub fn apply_update(
+        &self,
+        creator: &Signer,
+        function: &str,
+        args: &[Vec<u8>],
+    ) -> Result<ChannelConfig, ConfigUpdateError> {
+        let [arg] = args else {
+            return Err(ConfigUpdateError::Invalid(format!(
+                "expected one argument, got {}",
+                args.len()
+            )));
+        };
+        let update: ConfigUpdate =
+            codec::decode("configuration update", arg, limits::PROPOSAL_BYTES_MAX)
+                .map_err(|e| ConfigUpdateError::Invalid(e.to_string()))?;
+        if update.function() != function {
+            return Err(ConfigUpdateError::Invalid(format!(
+                "function {function:?} does not match the update ({})",
+                update.function()
+            )));
+        }
+        match update {
+            ConfigUpdate::AddCrl { msp_id, crl } => {
+                if creator.role != Role::Admin || creator.org != msp_id {
+                    return Err(ConfigUpdateError::Forbidden(format!(
+                        "only an administrator of {msp_id} may change its revocation list"
+                    )));
+                }
+                let msp = self
+                    .msp
+                    .with_crl(&msp_id, &crl)
+                    .map_err(|e| ConfigUpdateError::Invalid(e.to_string()))?;
+                let mut config = self.config.clone();
+                config.orgs = msp.org_configs();
+                Ok(config)
+            }
+        }
     }
 }

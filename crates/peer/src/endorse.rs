@@ -9,8 +9,8 @@
 use medledger_contract::runtime::{Invocation, Simulator};
 use medledger_crypto::msp::IdentityError;
 use medledger_types::{
-    Endorsement, FORMAT_VERSION, Proposal, ProposalResponsePayload, Response, ResponseStatus,
-    RwSet, SignedProposal, TxId, codec, limits,
+    CONFIG_CONTRACT, CONFIG_KEY, Endorsement, FORMAT_VERSION, KvRead, KvWrite, Proposal,
+    ProposalResponsePayload, Response, ResponseStatus, RwSet, SignedProposal, TxId, codec, limits,
 };
 
 use crate::Peer;
@@ -95,8 +95,9 @@ impl Peer {
             )));
         }
         let channel = self.channel();
+        let is_config = proposal.contract == CONFIG_CONTRACT;
         if proposal.channel != channel.config.channel
-            || proposal.contract != channel.config.contract
+            || (!is_config && proposal.contract != channel.config.contract)
         {
             return Err(EndorseError::WrongChannel {
                 channel: proposal.channel,
@@ -115,6 +116,9 @@ impl Peer {
             .verify(&signed.proposal, &signed.signature)
             .map_err(|_| EndorseError::BadSignature)?;
         let tx_id = medledger_crypto::tx_id(&signed.proposal);
+        if is_config {
+            return self.simulate_config(&channel, tx_id, &creator.signer, &proposal);
+        }
         let state = StoreState(self.store.as_ref());
         let mut simulator = Simulator::new(&state);
         let invocation = Invocation {
@@ -143,5 +147,58 @@ impl Peer {
             ResponseStatus::Refused => RwSet::default(),
         };
         Ok((tx_id, rwset, response))
+    }
+
+    /// A configuration update: computed by the channel's rules, read and written under [`CONFIG_KEY`] so that
+    /// two concurrent updates conflict at validation.
+    fn simulate_config(
+        &self,
+        channel: &crate::ChannelState,
+        tx_id: TxId,
+        creator: &medledger_types::Signer,
+        proposal: &Proposal,
+    ) -> Result<(TxId, RwSet, Response), EndorseError> {
+        use crate::channel::ConfigUpdateError;
+        use medledger_contract::ContractError;
+        match channel.apply_update(creator, &proposal.function, &proposal.args) {
+            Ok(config) => {
+                let current = self
+                    .store
+                    .get(CONFIG_KEY)
+                    .map_err(|e| EndorseError::State(e.to_string()))?;
+                let rwset = RwSet {
+                    reads: vec![KvRead {
+                        key: CONFIG_KEY.into(),
+                        version: current.map(|v| v.version),
+                    }],
+                    writes: vec![KvWrite {
+                        key: CONFIG_KEY.into(),
+                        value: codec::encode(&config),
+                    }],
+                };
+                Ok((
+                    tx_id,
+                    rwset,
+                    Response {
+                        status: ResponseStatus::Ok,
+                        payload: Vec::new(),
+                    },
+                ))
+            }
+            Err(e) => {
+                let refusal = match e {
+                    ConfigUpdateError::Forbidden(_) => ContractError::Forbidden {
+                        role: creator.role,
+                        action: "update the channel configuration".into(),
+                    },
+                    ConfigUpdateError::Invalid(reason) => ContractError::BadRequest(reason),
+                };
+                let response = Response {
+                    status: ResponseStatus::Refused,
+                    payload: codec::encode(&refusal),
+                };
+                Ok((tx_id, RwSet::default(), response))
+            }
+        }
     }
 }

@@ -130,8 +130,32 @@ impl Peer {
             return Err(PeerError::NoGenesis);
         }
         let genesis = store.block(0)?.ok_or(PeerError::NoGenesis)?;
-        let channel = ChannelState::from_genesis(&genesis)
-            .map_err(|e| PeerError::Block(BlockError::Genesis(e)))?;
+        let channel = match store.get(medledger_types::CONFIG_KEY)? {
+            // The genesis configuration until the first update; then the latest update, judged as it
+            // was when committed (at its block's time).
+            None => ChannelState::from_genesis(&genesis)
+                .map_err(|e| PeerError::Block(BlockError::Genesis(e)))?,
+            Some(current) => {
+                let corrupted = |detail: String| {
+                    PeerError::Store(StoreError::Corrupted {
+                        what: "channel configuration".into(),
+                        detail,
+                    })
+                };
+                let config = medledger_types::codec::decode(
+                    "channel config",
+                    &current.value,
+                    medledger_types::limits::VALUE_BYTES_MAX,
+                )
+                .map_err(|e| corrupted(e.to_string()))?;
+                let at = store
+                    .block(current.version.block)?
+                    .ok_or(PeerError::NoGenesis)?
+                    .header
+                    .timestamp_ms;
+                ChannelState::new(config, at).map_err(|e| corrupted(e.to_string()))?
+            }
+        };
         let last_hash = store.header_hash(height - 1)?.ok_or(PeerError::NoGenesis)?;
         let last_timestamp_ms = store
             .block(height - 1)?
@@ -224,8 +248,12 @@ impl Peer {
         }
         let new_tip = validated.tip_after().clone();
         let statuses = validated.statuses();
-        self.store.commit(validated.into_commit())?;
+        let (commit, new_channel) = validated.into_parts();
+        self.store.commit(commit)?;
         *tip = new_tip;
+        if let Some(channel) = new_channel {
+            *self.channel.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(channel);
+        }
         drop(tip);
         let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
         for status in statuses {

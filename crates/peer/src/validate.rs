@@ -28,8 +28,9 @@ use medledger_crypto::merkle::{self, NodeSource};
 use medledger_crypto::msp::IdentityError;
 use medledger_store::{BlockCommit, StateWrite, Store, StoreError, TxRecord};
 use medledger_types::{
-    Block, Envelope, Hash, HistoryEntry, Proposal, ProposalResponsePayload, ResponseStatus, RwSet,
-    Signature, TxId, ValidationCode, Version, VersionedValue, codec, limits,
+    Block, CONFIG_CONTRACT, CONFIG_KEY, CONFIG_KEY_PREFIX, Envelope, Hash, HistoryEntry, KvWrite,
+    Proposal, ProposalResponsePayload, ResponseStatus, RwSet, Signature, TxId, ValidationCode,
+    Version, VersionedValue, codec, limits,
 };
 
 use crate::channel::{ChannelError, ChannelState};
@@ -90,6 +91,8 @@ pub struct ValidatedBlock {
     commit: BlockCommit,
     tip_after: Tip,
     statuses: Vec<TxStatus>,
+    /// The channel as a configuration update in this block leaves it, for the blocks after it.
+    new_channel: Option<ChannelState>,
 }
 
 impl ValidatedBlock {
@@ -110,8 +113,18 @@ impl ValidatedBlock {
         self.statuses.clone()
     }
 
+    /// The channel after this block, if a configuration update in it changed the channel.
+    pub fn new_channel(&self) -> Option<&ChannelState> {
+        self.new_channel.as_ref()
+    }
+
     pub fn into_commit(self) -> BlockCommit {
         self.commit
+    }
+
+    /// The store's part and the channel's part.
+    pub(crate) fn into_parts(self) -> (BlockCommit, Option<ChannelState>) {
+        (self.commit, self.new_channel)
     }
 }
 
@@ -273,6 +286,7 @@ pub(crate) fn validate_genesis(
             merkle_size,
         },
         tip_after,
+        new_channel: None,
         statuses: Vec::new(),
     })
 }
@@ -288,6 +302,8 @@ struct Prepared {
     policy_met: bool,
     refused: bool,
     rwset: RwSet,
+    /// For a configuration update: who proposed it, and the proposal, to recompute what it must write.
+    config: Option<(medledger_types::Signer, Proposal)>,
 }
 
 impl Prepared {
@@ -300,6 +316,7 @@ impl Prepared {
             policy_met: false,
             refused: false,
             rwset: RwSet::default(),
+            config: None,
         }
     }
 }
@@ -367,8 +384,19 @@ fn prepare(channel: &ChannelState, entry: &[u8], at_ms: i64) -> Prepared {
     {
         return prepared;
     }
-    if proposal.channel != channel.config.channel || proposal.contract != channel.config.contract {
+    let is_config = proposal.contract == CONFIG_CONTRACT;
+    if proposal.channel != channel.config.channel
+        || (!is_config && proposal.contract != channel.config.contract)
+    {
         prepared.early = Some(WrongChannel);
+        return prepared;
+    }
+    // Configuration keys are written only by configuration updates, which write nothing else.
+    let writes_config = |w: &medledger_types::KvWrite| w.key.starts_with(CONFIG_KEY_PREFIX);
+    if (!is_config && payload.rwset.writes.iter().any(writes_config))
+        || (is_config && !payload.rwset.writes.iter().all(writes_config))
+    {
+        prepared.early = Some(BadConfigUpdate);
         return prepared;
     }
     let creator = match channel.msp.validate(&proposal.creator, at_ms) {
@@ -406,6 +434,7 @@ fn prepare(channel: &ChannelState, entry: &[u8], at_ms: i64) -> Prepared {
         rwset: payload.rwset,
         envelope: Some(envelope),
         keys,
+        config: is_config.then(|| (creator.signer, proposal)),
     }
 }
 
@@ -493,6 +522,7 @@ pub(crate) fn validate_block(
     // Transaction ids whose location is settled by an earlier entry of this block: true if valid.
     let mut seen_in_block: HashMap<TxId, bool> = HashMap::new();
     let mut statuses: BTreeMap<TxId, TxStatus> = BTreeMap::new();
+    let mut new_channel: Option<ChannelState> = None;
 
     for (index, (p, signature_ok)) in prepared.iter().zip(signatures_ok).enumerate() {
         let index = index as u32;
@@ -537,6 +567,27 @@ pub(crate) fn validate_block(
                     code = ValidationCode::MvccReadConflict;
                     break;
                 }
+            }
+        }
+        if code.is_valid()
+            && let Some((creator, proposal)) = &p.config
+        {
+            // Recompute the update instead of trusting the endorser; it applies from the next block.
+            let expected = channel
+                .apply_update(creator, &proposal.function, &proposal.args)
+                .ok()
+                .and_then(|config| {
+                    let written = [KvWrite {
+                        key: CONFIG_KEY.into(),
+                        value: codec::encode(&config),
+                    }];
+                    (p.rwset.writes == written)
+                        .then(|| ChannelState::new(config, at_ms).ok())
+                        .flatten()
+                });
+            match expected {
+                Some(next) => new_channel = Some(next),
+                None => code = ValidationCode::BadConfigUpdate,
             }
         }
         if let Some(tx_id) = p.tx_id {
@@ -585,5 +636,6 @@ pub(crate) fn validate_block(
         },
         tip_after,
         statuses: statuses.into_values().collect(),
+        new_channel,
     })
 }

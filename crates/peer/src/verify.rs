@@ -116,8 +116,12 @@ pub fn verify_ledger(
             valid_transactions += recomputed.iter().filter(|c| c.is_valid()).count() as u64;
         }
         tip = validated.tip_after().clone();
+        let (commit, new_channel) = validated.into_parts();
+        if new_channel.is_some() {
+            channel = new_channel;
+        }
         replay
-            .commit(validated.into_commit())
+            .commit(commit)
             .map_err(|e| fail(format!("replay: {e}")))?;
         progress(number + 1, height);
     }

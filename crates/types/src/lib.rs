@@ -361,6 +361,9 @@ pub enum ValidationCode {
     ContractRefused = 8,
     /// The proposal names another channel or contract.
     WrongChannel = 9,
+    /// A configuration update that is not the one the channel's rules produce, or an application
+    /// transaction that writes configuration keys.
+    BadConfigUpdate = 10,
 }
 
 impl ValidationCode {
@@ -380,6 +383,7 @@ impl ValidationCode {
             ValidationCode::MvccReadConflict => "mvcc_read_conflict",
             ValidationCode::ContractRefused => "contract_refused",
             ValidationCode::WrongChannel => "wrong_channel",
+            ValidationCode::BadConfigUpdate => "bad_config_update",
         }
     }
 }
@@ -491,6 +495,30 @@ pub struct ChannelConfig {
     /// Fabric-syntax endorsement policy, e.g. `OR('Org1.peer')`.
     pub endorsement_policy: String,
     pub batch: BatchConfig,
+}
+
+/// The name under which proposals address the channel's configuration instead of its contract.
+pub const CONFIG_CONTRACT: &str = "_config";
+/// The world-state key of the channel's current configuration (absent until the first update: then the
+/// genesis block's configuration is current). Only configuration transactions may write under `_config/`.
+pub const CONFIG_KEY: &str = "_config/channel";
+/// The prefix reserved for configuration keys.
+pub const CONFIG_KEY_PREFIX: &str = "_config/";
+
+/// A change to the channel's configuration, proposed by an organization's administrator as `args[0]` of a
+/// proposal to [`CONFIG_CONTRACT`]. It takes effect from the block after the one that commits it.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
+pub enum ConfigUpdate {
+    /// Adds a CRL (DER, signed by the organization's CA) to `msp_id`'s revocation lists. Function `add_crl`.
+    AddCrl { msp_id: String, crl: Vec<u8> },
+}
+
+impl ConfigUpdate {
+    pub fn function(&self) -> &'static str {
+        match self {
+            ConfigUpdate::AddCrl { .. } => "add_crl",
+        }
+    }
 }
 
 /// The current value of a key and the version that wrote it.
