@@ -434,7 +434,7 @@ fn prepare(channel: &ChannelState, entry: &[u8], at_ms: i64) -> Prepared {
         rwset: payload.rwset,
         envelope: Some(envelope),
         keys,
-        config: is_config.then(|| (creator.signer, proposal)),
+        config: is_config.then_some((creator.signer, proposal)),
     }
 }
 
