@@ -8,7 +8,8 @@
 use medledger_crypto::keys::SigningKey;
 use medledger_crypto::merkle::{self, Frontier};
 use medledger_types::{
-    Block, BlockData, BlockHeader, BlockMetadata, ChannelConfig, FORMAT_VERSION, Hash, OrdererSignature, codec,
+    Block, BlockData, BlockHeader, BlockMetadata, ChannelConfig, FORMAT_VERSION, Hash,
+    OrdererSignature, codec,
 };
 
 /// The orderer's signing identity: its key and the certificate (DER) that names it.
@@ -19,7 +20,9 @@ pub struct OrdererIdentity {
 
 impl std::fmt::Debug for OrdererIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OrdererIdentity").field("certificate_bytes", &self.certificate.len()).finish()
+        f.debug_struct("OrdererIdentity")
+            .field("certificate_bytes", &self.certificate.len())
+            .finish()
     }
 }
 
@@ -35,7 +38,11 @@ pub struct BlockAssembler {
 
 impl BlockAssembler {
     /// Starts a new chain: block 0 holds the channel configuration as its only entry.
-    pub fn genesis(config: &ChannelConfig, identity: OrdererIdentity, timestamp_ms: i64) -> (Block, BlockAssembler) {
+    pub fn genesis(
+        config: &ChannelConfig,
+        identity: OrdererIdentity,
+        timestamp_ms: i64,
+    ) -> (Block, BlockAssembler) {
         let mut assembler = BlockAssembler {
             identity,
             next_number: 0,
@@ -56,7 +63,13 @@ impl BlockAssembler {
         frontier: Frontier,
         last_timestamp_ms: i64,
     ) -> BlockAssembler {
-        BlockAssembler { identity, next_number, previous_hash, frontier, last_timestamp_ms }
+        BlockAssembler {
+            identity,
+            next_number,
+            previous_hash,
+            frontier,
+            last_timestamp_ms,
+        }
     }
 
     pub fn next_number(&self) -> u64 {
@@ -89,7 +102,10 @@ impl BlockAssembler {
             header,
             data: BlockData { entries },
             metadata: BlockMetadata {
-                orderer_signature: OrdererSignature { orderer: self.identity.certificate.clone(), signature },
+                orderer_signature: OrdererSignature {
+                    orderer: self.identity.certificate.clone(),
+                    signature,
+                },
                 validation_codes: Vec::new(),
             },
         }
@@ -101,7 +117,10 @@ mod tests {
     use super::*;
 
     fn identity() -> OrdererIdentity {
-        OrdererIdentity { key: SigningKey::from_seed(&[7; 32]), certificate: vec![1, 2, 3] }
+        OrdererIdentity {
+            key: SigningKey::from_seed(&[7; 32]),
+            certificate: vec![1, 2, 3],
+        }
     }
 
     fn config() -> ChannelConfig {
@@ -124,14 +143,28 @@ mod tests {
         assert_eq!(genesis.header.ledger_size, 1);
         let b1 = assembler.assemble(vec![b"a".to_vec(), b"b".to_vec()], 2000);
         let b2 = assembler.assemble(vec![b"c".to_vec()], 1500);
-        assert_eq!(b1.header.previous_hash, medledger_crypto::header_hash(&genesis.header));
-        assert_eq!(b2.header.previous_hash, medledger_crypto::header_hash(&b1.header));
+        assert_eq!(
+            b1.header.previous_hash,
+            medledger_crypto::header_hash(&genesis.header)
+        );
+        assert_eq!(
+            b2.header.previous_hash,
+            medledger_crypto::header_hash(&b1.header)
+        );
         assert_eq!(b2.header.number, 2);
-        assert_eq!(b2.header.timestamp_ms, 2000, "timestamps never go backwards");
-        let all: Vec<Hash> = [codec::encode(&config()), b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
-            .iter()
-            .map(|e| merkle::leaf_hash(e))
-            .collect();
+        assert_eq!(
+            b2.header.timestamp_ms, 2000,
+            "timestamps never go backwards"
+        );
+        let all: Vec<Hash> = [
+            codec::encode(&config()),
+            b"a".to_vec(),
+            b"b".to_vec(),
+            b"c".to_vec(),
+        ]
+        .iter()
+        .map(|e| merkle::leaf_hash(e))
+        .collect();
         assert_eq!(b2.header.ledger_size, 4);
         assert_eq!(b2.header.ledger_root, merkle::root_of(&all));
         assert_eq!(b1.header.data_hash, merkle::root_of(&all[1..3]));
@@ -142,7 +175,15 @@ mod tests {
         let (genesis, _) = BlockAssembler::genesis(&config(), identity(), 1);
         let hash = medledger_crypto::header_hash(&genesis.header);
         let public = identity().key.public_key();
-        assert!(public.verify(&hash.0, &genesis.metadata.orderer_signature.signature).is_ok());
-        assert!(public.verify(&[0; 32], &genesis.metadata.orderer_signature.signature).is_err());
+        assert!(
+            public
+                .verify(&hash.0, &genesis.metadata.orderer_signature.signature)
+                .is_ok()
+        );
+        assert!(
+            public
+                .verify(&[0; 32], &genesis.metadata.orderer_signature.signature)
+                .is_err()
+        );
     }
 }

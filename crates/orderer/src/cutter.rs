@@ -19,8 +19,10 @@ pub struct BlockCutter {
 impl BlockCutter {
     pub fn new(config: &BatchConfig) -> Self {
         BlockCutter {
-            tx_count_max: (config.tx_count_max as usize).clamp(1, medledger_types::limits::BLOCK_TX_COUNT_MAX),
-            bytes_max: (config.bytes_max as usize).clamp(1, medledger_types::limits::BLOCK_BYTES_MAX),
+            tx_count_max: (config.tx_count_max as usize)
+                .clamp(1, medledger_types::limits::BLOCK_TX_COUNT_MAX),
+            bytes_max: (config.bytes_max as usize)
+                .clamp(1, medledger_types::limits::BLOCK_BYTES_MAX),
             pending: Vec::new(),
             pending_bytes: 0,
         }
@@ -66,11 +68,18 @@ mod tests {
     use super::*;
 
     fn cutter(count: u32, bytes: u32) -> BlockCutter {
-        BlockCutter::new(&BatchConfig { tx_count_max: count, bytes_max: bytes, timeout_ms: 10 })
+        BlockCutter::new(&BatchConfig {
+            tx_count_max: count,
+            bytes_max: bytes,
+            timeout_ms: 10,
+        })
     }
 
     fn sizes(batches: &[Vec<Vec<u8>>]) -> Vec<Vec<usize>> {
-        batches.iter().map(|b| b.iter().map(Vec::len).collect()).collect()
+        batches
+            .iter()
+            .map(|b| b.iter().map(Vec::len).collect())
+            .collect()
     }
 
     #[test]

@@ -52,13 +52,19 @@ impl OrdererHandle {
                 let mut deadline: Option<Instant> = None;
                 let mut emit = |batch: Vec<Vec<u8>>| -> Result<(), OrdererError> {
                     let block = assembler.assemble(batch, clock());
-                    tracing::debug!(number = block.header.number, txs = block.data.entries.len(), "block cut");
+                    tracing::debug!(
+                        number = block.header.number,
+                        txs = block.data.entries.len(),
+                        "block cut"
+                    );
                     consensus.replicate(block)
                 };
                 loop {
                     let received = match deadline {
                         None => receiver.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                        Some(at) => receiver.recv_timeout(at.saturating_duration_since(Instant::now())),
+                        Some(at) => {
+                            receiver.recv_timeout(at.saturating_duration_since(Instant::now()))
+                        }
                     };
                     match received {
                         Ok(envelope) => {
@@ -92,7 +98,10 @@ impl OrdererHandle {
     /// Queues an envelope for ordering; refuses at once when the queue is full.
     pub fn submit(&self, envelope: Vec<u8>) -> Result<(), SubmitError> {
         if envelope.len() > limits::ENVELOPE_BYTES_MAX {
-            return Err(SubmitError::TooLarge { len: envelope.len(), max: limits::ENVELOPE_BYTES_MAX });
+            return Err(SubmitError::TooLarge {
+                len: envelope.len(),
+                max: limits::ENVELOPE_BYTES_MAX,
+            });
         }
         self.queue.try_send(envelope).map_err(|e| match e {
             TrySendError::Full(_) => SubmitError::QueueFull,
@@ -103,9 +112,11 @@ impl OrdererHandle {
     /// Stops accepting envelopes, orders what is pending, and waits for the thread to end.
     pub fn shutdown(self) -> Result<(), OrdererError> {
         drop(self.queue);
-        self.thread
-            .join()
-            .unwrap_or_else(|_| Err(OrdererError::ConsensusStopped("the orderer thread panicked".into())))
+        self.thread.join().unwrap_or_else(|_| {
+            Err(OrdererError::ConsensusStopped(
+                "the orderer thread panicked".into(),
+            ))
+        })
     }
 }
 
@@ -127,20 +138,30 @@ mod tests {
             endorsement_policy: "OR('Org1.peer')".into(),
             batch: batch.clone(),
         };
-        let identity = OrdererIdentity { key: SigningKey::from_seed(&[1; 32]), certificate: vec![] };
+        let identity = OrdererIdentity {
+            key: SigningKey::from_seed(&[1; 32]),
+            certificate: vec![],
+        };
         let (_genesis, assembler) = BlockAssembler::genesis(&config, identity, 0);
         let (tx, rx) = mpsc::sync_channel(4);
-        let handle = OrdererHandle::spawn(batch, assembler, Box::new(Solo::new(tx)), Arc::new(|| 42));
+        let handle =
+            OrdererHandle::spawn(batch, assembler, Box::new(Solo::new(tx)), Arc::new(|| 42));
         (handle, rx)
     }
 
     #[test]
     fn a_partial_batch_is_cut_by_the_timeout() {
-        let (handle, blocks) = start(BatchConfig { tx_count_max: 100, bytes_max: 1 << 20, timeout_ms: 5 });
+        let (handle, blocks) = start(BatchConfig {
+            tx_count_max: 100,
+            bytes_max: 1 << 20,
+            timeout_ms: 5,
+        });
         handle.submit(b"one".to_vec()).expect("queued");
         handle.submit(b"two".to_vec()).expect("queued");
         // No more input: only the timeout can cut this block. The deadline bounds the wait, not a sleep.
-        let block = blocks.recv_timeout(Duration::from_secs(10)).expect("block cut by timeout");
+        let block = blocks
+            .recv_timeout(Duration::from_secs(10))
+            .expect("block cut by timeout");
         assert_eq!(block.header.number, 1);
         assert_eq!(block.data.entries, vec![b"one".to_vec(), b"two".to_vec()]);
         handle.shutdown().expect("clean stop");
@@ -148,16 +169,26 @@ mod tests {
 
     #[test]
     fn full_batches_are_cut_by_count_and_shutdown_flushes_the_rest() {
-        let (handle, blocks) = start(BatchConfig { tx_count_max: 2, bytes_max: 1 << 20, timeout_ms: 60_000 });
+        let (handle, blocks) = start(BatchConfig {
+            tx_count_max: 2,
+            bytes_max: 1 << 20,
+            timeout_ms: 60_000,
+        });
         for i in 0..5u8 {
             handle.submit(vec![i]).expect("queued");
         }
-        let first = blocks.recv_timeout(Duration::from_secs(10)).expect("first block");
-        let second = blocks.recv_timeout(Duration::from_secs(10)).expect("second block");
+        let first = blocks
+            .recv_timeout(Duration::from_secs(10))
+            .expect("first block");
+        let second = blocks
+            .recv_timeout(Duration::from_secs(10))
+            .expect("second block");
         assert_eq!(first.data.entries, vec![vec![0], vec![1]]);
         assert_eq!(second.data.entries, vec![vec![2], vec![3]]);
         handle.shutdown().expect("clean stop");
-        let last = blocks.recv_timeout(Duration::from_secs(10)).expect("flushed block");
+        let last = blocks
+            .recv_timeout(Duration::from_secs(10))
+            .expect("flushed block");
         assert_eq!(last.data.entries, vec![vec![4]]);
         assert_eq!(last.header.number, 3);
     }
@@ -165,14 +196,20 @@ mod tests {
     #[test]
     fn oversize_envelopes_are_refused_at_submit() {
         let (handle, _blocks) = start(BatchConfig::default());
-        let err = handle.submit(vec![0; limits::ENVELOPE_BYTES_MAX + 1]).unwrap_err();
+        let err = handle
+            .submit(vec![0; limits::ENVELOPE_BYTES_MAX + 1])
+            .unwrap_err();
         assert!(matches!(err, SubmitError::TooLarge { .. }));
         handle.shutdown().expect("clean stop");
     }
 
     #[test]
     fn a_stopped_peer_stops_the_orderer_with_an_error() {
-        let (handle, blocks) = start(BatchConfig { tx_count_max: 1, bytes_max: 1 << 20, timeout_ms: 5 });
+        let (handle, blocks) = start(BatchConfig {
+            tx_count_max: 1,
+            bytes_max: 1 << 20,
+            timeout_ms: 5,
+        });
         drop(blocks);
         let _ = handle.submit(vec![1]);
         assert!(handle.shutdown().is_err());
