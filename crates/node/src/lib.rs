@@ -107,6 +107,8 @@ pub struct Node {
     peer: Arc<Peer>,
     orderer: Option<OrdererHandle>,
     committer: Option<JoinHandle<Result<(), PeerError>>>,
+    /// Why the node stopped committing, once it has.
+    failure: Arc<std::sync::OnceLock<String>>,
     channel: String,
     contract: String,
 }
@@ -164,6 +166,8 @@ impl Node {
         let (deliver, delivered) = mpsc::sync_channel(DELIVERY_QUEUE_BLOCKS_MAX);
         let orderer = OrdererHandle::spawn(batch, assembler, Box::new(Solo::new(deliver)), clock);
         let committer_peer = Arc::clone(&peer);
+        let failure = Arc::new(std::sync::OnceLock::new());
+        let committer_failure = Arc::clone(&failure);
         let committer = std::thread::Builder::new()
             .name("committer".into())
             .spawn(move || {
@@ -172,6 +176,7 @@ impl Node {
                     if let Err(e) = committer_peer.deliver(&block) {
                         // Dropping the receiver stops the orderer: nothing more can be acknowledged.
                         tracing::error!(block = number, error = %e, "cannot commit block; the node stops committing");
+                        let _ = committer_failure.set(format!("block {number}: {e}"));
                         return Err(e);
                     }
                 }
@@ -182,6 +187,7 @@ impl Node {
             peer,
             orderer: Some(orderer),
             committer: Some(committer),
+            failure,
             channel: channel.config.channel.clone(),
             contract: channel.config.contract.clone(),
         })
@@ -189,6 +195,15 @@ impl Node {
 
     pub fn peer(&self) -> &Arc<Peer> {
         &self.peer
+    }
+
+    /// `Ok` while the node orders and commits; otherwise why it stopped (readiness checks report it).
+    pub fn health(&self) -> Result<(), String> {
+        match self.failure.get() {
+            Some(reason) => Err(reason.clone()),
+            None if self.orderer.is_none() => Err("the node is shutting down".into()),
+            None => Ok(()),
+        }
     }
 
     pub fn channel_name(&self) -> &str {
