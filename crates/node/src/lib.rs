@@ -27,7 +27,7 @@ use medledger_types::{BatchConfig, Response, ResponseStatus, TxId, ValidationCod
 
 pub use client::{Identity, assemble_envelope};
 pub use files::DataDir;
-pub use init::{InitOptions, InitOutcome, init};
+pub use init::{InitOptions, InitOutcome, init, init_with};
 
 /// How long `invoke` waits for its transaction to commit before giving up.
 pub const COMMIT_WAIT_MS_MAX: u64 = 30_000;
@@ -177,6 +177,7 @@ impl Node {
                         // Dropping the receiver stops the orderer: nothing more can be acknowledged.
                         tracing::error!(block = number, error = %e, "cannot commit block; the node stops committing");
                         let _ = committer_failure.set(format!("block {number}: {e}"));
+                        committer_peer.abandon_waiters();
                         return Err(e);
                     }
                 }
@@ -191,6 +192,16 @@ impl Node {
             channel: channel.config.channel.clone(),
             contract: channel.config.contract.clone(),
         })
+    }
+
+    /// Whether the node can still take transactions: its orderer is running and its committer has not
+    /// stopped (it stops only on a block it cannot commit, or at shutdown).
+    pub fn is_running(&self) -> bool {
+        self.orderer.is_some()
+            && self
+                .committer
+                .as_ref()
+                .is_some_and(|committer| !committer.is_finished())
     }
 
     pub fn peer(&self) -> &Arc<Peer> {

@@ -293,6 +293,15 @@ impl Peer {
         Ok(receiver)
     }
 
+    /// Drops every waiter: their receivers see the channel closed at once instead of waiting for a commit
+    /// that will not come (the node stopped committing).
+    pub fn abandon_waiters(&self) {
+        self.waiters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// Forgets the waiters of a transaction (after a caller gave up waiting).
     pub fn unsubscribe(&self, tx_id: &TxId) {
         self.waiters
