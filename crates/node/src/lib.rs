@@ -59,6 +59,8 @@ pub enum NodeError {
     Peer(#[from] PeerError),
     #[error("this node's orderer certificate is not one of the channel's orderers")]
     NotAnOrderer,
+    #[error("the node has stopped committing: {0}")]
+    Stopped(String),
 }
 
 /// Why a request did not become a committed transaction.
@@ -231,6 +233,7 @@ impl Node {
             .orderer
             .as_ref()
             .ok_or(InvokeError::Submit(SubmitError::Stopped))?;
+        self.health().map_err(NodeError::Stopped)?;
         let receiver = self.peer.subscribe(tx_id).map_err(NodeError::from)?;
         if let Err(e) = orderer.submit(codec::encode(envelope)) {
             self.peer.unsubscribe(&tx_id);
