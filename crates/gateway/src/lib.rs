@@ -30,20 +30,37 @@ pub mod state;
 pub mod wallet;
 
 use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
 pub use state::AppState;
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+    let (routes, document) = api();
+    let (document_route, _) = openapi::serve(document);
+    routes.merge(document_route).with_state(state)
+}
+
+/// The OpenAPI document of [`router`], as served at [`openapi::DOCUMENT_PATH`].
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, document) = api();
+    (*openapi::serve(document).1).clone()
+}
+
+/// Every route and the document generated from them. Each module's `routes()` is an [`OpenApiRouter`];
+/// routes without `#[utoipa::path]` still serve, but are missing from the document.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
         .merge(auth::routes())
         .merge(people::routes())
         .merge(records::routes())
         .merge(ledger::routes())
         .merge(openapi::routes());
-    Router::new()
-        .nest("/api/v1", api)
+    let (routes, mut document) = OpenApiRouter::with_openapi(openapi::base())
+        .nest("/api/v1", v1)
         .merge(ops::routes())
-        .with_state(state)
+        .split_for_parts();
+    records::document_withheld_records(&mut document);
+    (routes, document)
 }

@@ -1,9 +1,895 @@
-//! (To be written.)
+//! Patients, notes and drug exposures — create, get, list, a patient's records — and, for every kind
+//! of record including doctors and administrators, amendments and history.
+//!
+//! Every answer about a record is a [`RecordVersion`]: the record's fields under their OMOP names
+//! (`record`, `null` when withheld from an auditor) beside the ledger's facts about that version (who
+//! wrote it, when, why, and in which transaction and block). Lists and histories are [`RecordPage`]s:
+//! `items` and an opaque `next_cursor` to pass back as `?cursor=`.
+//!
+//! Handlers only translate: a read is one `Node::query`, a write one `Node::invoke` signed by the
+//! logged-in person; the contract decides who may do what and what is valid, and its refusals become
+//! responses in [`crate::error`]. An amendment is merged here, at the JSON level, over the current
+//! version the person may read: the contract receives a whole record, as for a creation.
 
-use axum::Router;
+use std::time::Instant;
 
-use crate::AppState;
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use medledger_contract::ehr::{
+    Admin, Doctor, DrugExposure, EhrCall, HistoryPage, Model, NewRecord, Note, Page, Patient,
+    Record, RecordHeader, decode_response,
+};
+use medledger_node::InvokeError;
+use medledger_types::{TxId, ValidationCode, Version, limits};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+use crate::auth::Session;
+use crate::error::{FieldProblem, JsonBody, Problem};
+use crate::openapi::models::{AdminDoc, DoctorDoc, DrugExposureDoc, NoteDoc, PatientDoc};
+use crate::state::MVCC_RETRIES_MAX;
+use crate::{ApiError, AppState};
+
+/// A record model served by these endpoints.
+pub trait Served: Model + Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    fn into_new(self) -> NewRecord;
+}
+
+impl Served for Patient {
+    fn into_new(self) -> NewRecord {
+        NewRecord::Patient(self)
+    }
+}
+impl Served for Note {
+    fn into_new(self) -> NewRecord {
+        NewRecord::Note(self)
+    }
+}
+impl Served for DrugExposure {
+    fn into_new(self) -> NewRecord {
+        NewRecord::DrugExposure(self)
+    }
+}
+impl Served for Doctor {
+    fn into_new(self) -> NewRecord {
+        NewRecord::Doctor(self)
+    }
+}
+impl Served for Admin {
+    fn into_new(self) -> NewRecord {
+        NewRecord::Admin(self)
+    }
+}
+
+/// One version of a record, with where and by whom it was written.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RecordVersion<M> {
+    /// `patient`, `note`, `drug_exposure`, `doctor` or `admin`.
+    pub kind: String,
+    /// The record's id (`person_id`, `note_id`, `drug_exposure_id`, `provider_id` or `admin_id`).
+    pub id: i64,
+    /// The patient a note or drug exposure belongs to.
+    pub patient_id: Option<i64>,
+    /// 1 for the record as created, 2 after its first amendment, ...
+    pub version_number: u32,
+    /// Who signed this version (their certificate's name: their email).
+    pub author: String,
+    /// The signer's organization.
+    pub author_org: String,
+    /// When the version was proposed, UTC (RFC 3339, milliseconds).
+    pub timestamp: String,
+    /// The same instant in milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    /// Why this version was written; `null` for version 1.
+    pub amendment_reason: Option<String>,
+    /// The transaction that wrote this version (hex); see `/ledger/transactions/{tx_id}`.
+    pub tx_id: String,
+    /// The block holding that transaction.
+    pub block_number: u64,
+    /// The transaction's index in its block.
+    pub tx_index: u32,
+    /// The record's fields by their OMOP names; `null` when withheld from this reader (auditors see who
+    /// did what, never clinical content).
+    /// (The document marks it nullable: see [`document_withheld_records`].)
+    pub record: Option<M>,
+}
+
+/// Marks `record` of every `RecordVersion` schema nullable: utoipa drops `nullable` on a field of a
+/// generic type, and an auditor's answers carry `null` there.
+pub fn document_withheld_records(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    let Some(components) = document.components.as_mut() else {
+        return;
+    };
+    for (name, schema) in components.schemas.iter_mut() {
+        if !name.starts_with("RecordVersion") {
+            continue;
+        }
+        if let RefOr::T(Schema::Object(version)) = schema
+            && let Some(RefOr::T(Schema::Object(record))) = version.properties.get_mut("record")
+        {
+            record.schema_type = SchemaType::from_iter([Type::Object, Type::Null]);
+        }
+    }
+}
+
+/// A page of records or of a record's versions.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RecordPage<M> {
+    pub items: Vec<RecordVersion<M>>,
+    /// Pass as `?cursor=` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `?limit=` and `?cursor=` of a list.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Records per page, 1..=500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// `?cursor=` of a history.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// The `next_cursor` of the previous page of versions.
+    pub cursor: Option<String>,
+}
+
+/// An amendment: the fields to change and why.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmendmentRequest {
+    /// The fields to change, by their OMOP names, with their new values. They are merged over the
+    /// current version; the id, the patient and a person's email cannot change.
+    #[schema(value_type = Object)]
+    pub changes: serde_json::Map<String, Value>,
+    /// Why the record is amended; kept in its history.
+    #[schema(min_length = 1, max_length = 1024)]
+    pub reason: String,
+}
+
+/// The field a bad amendment reason is reported under (the contract names it `amendment_reason`).
+const REASON_FIELD: &str = "reason";
+
+// --- the node -------------------------------------------------------------------------------------
+
+/// Runs a read-only call as the person and decodes its answer.
+pub fn query<T: borsh::BorshDeserialize>(
+    state: &AppState,
+    session: &Session,
+    call: &EhrCall,
+) -> Result<T, ApiError> {
+    state.query(session, call)
+}
+
+/// Writes as the person (retried on MVCC conflicts) and waits for the commit: the new version's header,
+/// block and index.
+async fn write(
+    state: &AppState,
+    session: &Session,
+    call: &EhrCall,
+) -> Result<(RecordHeader, u64, u32), ApiError> {
+    let written = state.invoke(session, call).await.map_err(reason_field)?;
+    let (block, index) = location(state, &written.tx_id)?;
+    Ok((written.header, block, index))
+}
+
+/// The contract names an amendment's reason `amendment_reason`; the request calls it `reason`.
+fn reason_field(error: ApiError) -> ApiError {
+    match error {
+        ApiError::Validation(mut problems) => {
+            for problem in &mut problems {
+                if problem.field == medledger_contract::ehr::validate::REASON_FIELD {
+                    problem.field = REASON_FIELD.to_owned();
+                }
+            }
+            ApiError::Validation(problems)
+        }
+        other => other,
+    }
+}
+
+/// Where a committed transaction is.
+fn location(state: &AppState, tx_id: &TxId) -> Result<(u64, u32), ApiError> {
+    match state.node().peer().store().tx_location(tx_id) {
+        Ok(Some(location)) => Ok((location.block, location.index)),
+        Ok(None) => Err(ApiError::Internal(format!(
+            "the record's transaction {tx_id} is not in the transaction index"
+        ))),
+        Err(e) => Err(ApiError::Internal(format!("transaction index: {e}"))),
+    }
+}
+
+// --- JSON ------------------------------------------------------------------------------------------
+
+/// Milliseconds since the Unix epoch as RFC 3339 UTC with milliseconds.
+pub fn rfc3339_ms(ms: i64) -> String {
+    let seconds = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    match medledger_contract::ehr::DateTime::from_unix_seconds(seconds) {
+        Ok(dt) => {
+            let text = dt.to_string(); // YYYY-MM-DDTHH:MM:SSZ
+            format!("{}.{millis:03}Z", text.trim_end_matches('Z'))
+        }
+        Err(_) => ms.to_string(),
+    }
+}
+
+fn version_of<M: Served>(
+    header: RecordHeader,
+    record: Option<M>,
+    block_number: u64,
+    tx_index: u32,
+) -> RecordVersion<M> {
+    RecordVersion {
+        kind: header.kind.as_str().to_owned(),
+        id: header.id,
+        patient_id: header.patient_id,
+        version_number: header.version_number,
+        author: header.author,
+        author_org: header.author_org,
+        timestamp: rfc3339_ms(header.timestamp_ms),
+        timestamp_ms: header.timestamp_ms,
+        amendment_reason: header.amendment_reason,
+        tx_id: header.tx_id.to_string(),
+        block_number,
+        tx_index,
+        record,
+    }
+}
+
+/// The model in a stored record, or `None` if the body was withheld from this reader.
+fn body_of<M: Served>(record: &Record) -> Result<Option<M>, ApiError> {
+    if record.is_redacted() {
+        return Ok(None);
+    }
+    record.decode_body::<M>().map(Some).map_err(|e| {
+        ApiError::Internal(format!("{} {}: {e}", record.header.kind, record.header.id))
+    })
+}
+
+fn stored_version<M: Served>(
+    state: &AppState,
+    record: Record,
+) -> Result<RecordVersion<M>, ApiError> {
+    let body = body_of::<M>(&record)?;
+    let (block, index) = location(state, &record.header.tx_id)?;
+    Ok(version_of(record.header, body, block, index))
+}
+
+/// A JSON value as model `M`, with the failing field named: 422 with field problems.
+pub fn parse_model<M: DeserializeOwned>(value: Value) -> Result<M, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let message = error.inner().to_string();
+        let (field, code) = if let Some(name) = between_backticks(&message, "missing field `") {
+            (name, "required")
+        } else if let Some(name) = between_backticks(&message, "unknown field `") {
+            (name, "unknown_field")
+        } else {
+            (path, "invalid")
+        };
+        ApiError::Validation(vec![FieldProblem::new(&field, code, message)])
+    })
+}
+
+fn between_backticks(message: &str, prefix: &str) -> Option<String> {
+    let rest = message.strip_prefix(prefix)?;
+    rest.split_once('`').map(|(name, _)| name.to_owned())
+}
+
+/// Merges `changes` over `current` (both JSON objects of one model): every changed field must exist.
+fn merge(current: Value, changes: serde_json::Map<String, Value>) -> Result<Value, ApiError> {
+    let Value::Object(mut fields) = current else {
+        return Err(ApiError::Internal("a record is not a JSON object".into()));
+    };
+    if changes.is_empty() {
+        return Err(ApiError::field(
+            "changes",
+            "required",
+            "name at least one field to change",
+        ));
+    }
+    let unknown: Vec<FieldProblem> = changes
+        .keys()
+        .filter(|name| !fields.contains_key(name.as_str()))
+        .map(|name| FieldProblem::new(name, "unknown_field", format!("no field {name}")))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::Validation(unknown));
+    }
+    fields.extend(changes);
+    Ok(Value::Object(fields))
+}
+
+fn limit_of(limit: Option<u32>) -> Result<u32, ApiError> {
+    let limit = limit.unwrap_or(limits::PAGE_LIMIT_DEFAULT as u32);
+    if !(1..=limits::PAGE_LIMIT_MAX as u32).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit {limit} is outside 1..={}",
+            limits::PAGE_LIMIT_MAX
+        )));
+    }
+    Ok(limit)
+}
+
+/// A list cursor: the last id of the previous page.
+fn id_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match cursor {
+        None => Ok(None),
+        Some(text) => match text.parse::<i64>() {
+            Ok(id) if id >= 0 => Ok(Some(id)),
+            _ => Err(ApiError::BadRequest(format!("{text:?} is not a cursor"))),
+        },
+    }
+}
+
+/// A history cursor: `{block}.{tx}` of the last version of the previous page.
+fn version_cursor(cursor: Option<&str>) -> Result<Option<Version>, ApiError> {
+    let Some(text) = cursor else {
+        return Ok(None);
+    };
+    let bad = || ApiError::BadRequest(format!("{text:?} is not a history cursor"));
+    let (block, tx) = text.split_once('.').ok_or_else(bad)?;
+    Ok(Some(Version {
+        block: block.parse().map_err(|_| bad())?,
+        tx: tx.parse().map_err(|_| bad())?,
+    }))
+}
+
+fn path_id(path: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
+    path.map(|Path(id)| id)
+        .map_err(|e| ApiError::BadRequest(format!("the id in the path: {}", e.body_text())))
+}
+
+fn query_of<Q>(query: Result<Query<Q>, QueryRejection>) -> Result<Q, ApiError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+fn page_of<M: Served>(state: &AppState, page: Page) -> Result<RecordPage<M>, ApiError> {
+    let items = page
+        .items
+        .into_iter()
+        .map(|record| stored_version::<M>(state, record))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RecordPage {
+        items,
+        next_cursor: page.next_cursor.map(|id| id.to_string()),
+    })
+}
+
+// --- the operations, for any kind -----------------------------------------------------------------
+
+/// Creates version 1 of a record from its JSON.
+pub async fn create_record<M: Served>(
+    state: &AppState,
+    session: &Session,
+    body: Value,
+) -> Result<(StatusCode, Json<RecordVersion<M>>), ApiError> {
+    let model: M = parse_model(body)?;
+    let call = EhrCall::Create(model.clone().into_new());
+    let (header, block, index) = write(state, session, &call).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(version_of(header, Some(model), block, index)),
+    ))
+}
+
+/// The current version of a record.
+pub fn get_record<M: Served>(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+) -> Result<RecordVersion<M>, ApiError> {
+    let record: Record = query(state, session, &EhrCall::Get { kind: M::KIND, id })?;
+    stored_version(state, record)
+}
+
+/// A page of records of one kind, in id order.
+pub fn list_records<M: Served>(
+    state: &AppState,
+    session: &Session,
+    list: &ListQuery,
+) -> Result<RecordPage<M>, ApiError> {
+    let call = EhrCall::List {
+        kind: M::KIND,
+        after: id_cursor(list.cursor.as_deref())?,
+        limit: limit_of(list.limit)?,
+    };
+    let page: Page = query(state, session, &call)?;
+    page_of(state, page)
+}
+
+/// A page of one patient's notes or drug exposures (`M`), in id order.
+pub fn patient_records<M: Served>(
+    state: &AppState,
+    session: &Session,
+    patient_id: i64,
+    list: &ListQuery,
+) -> Result<RecordPage<M>, ApiError> {
+    let call = EhrCall::PatientRecords {
+        patient_id,
+        kind: M::KIND,
+        after: id_cursor(list.cursor.as_deref())?,
+        limit: limit_of(list.limit)?,
+    };
+    let page: Page = query(state, session, &call)?;
+    page_of(state, page)
+}
+
+/// Writes a new version of a record: `changes` merged over the current version.
+///
+/// An MVCC conflict means another write changed the record between this one's reading and its commit;
+/// the changes are then merged again over the new current version (up to [`MVCC_RETRIES_MAX`] times),
+/// never re-sent as the stale whole record, which would undo the other write.
+pub async fn amend_record<M: Served>(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    amendment: AmendmentRequest,
+) -> Result<(StatusCode, Json<RecordVersion<M>>), ApiError> {
+    let mut retries = 0;
+    loop {
+        let current: Record = query(state, session, &EhrCall::Get { kind: M::KIND, id })?;
+        let Some(current) = body_of::<M>(&current)? else {
+            // Whoever may not read a record in full may not amend it either.
+            return Err(ApiError::Forbidden(format!(
+                "a {} may not amend {} records",
+                session.role,
+                M::KIND
+            )));
+        };
+        let current = serde_json::to_value(&current)
+            .map_err(|e| ApiError::Internal(format!("a record as JSON: {e}")))?;
+        let model: M = parse_model(merge(current, amendment.changes.clone())?)?;
+        let call = EhrCall::Amend {
+            kind: M::KIND,
+            id,
+            record: model.clone().into_new(),
+            reason: amendment.reason.clone(),
+        };
+        let started = Instant::now();
+        match state
+            .node()
+            .invoke(&session.identity, call.function(), vec![call.encode()])
+            .await
+        {
+            Ok(committed) => {
+                state.inner.metrics.record_commit(started.elapsed());
+                let header: RecordHeader = decode_response(&committed.payload).map_err(|e| {
+                    ApiError::Internal(format!("the contract's answer to an amendment: {e}"))
+                })?;
+                let version = version_of(
+                    header,
+                    Some(model),
+                    committed.status.block,
+                    committed.status.index,
+                );
+                return Ok((StatusCode::CREATED, Json(version)));
+            }
+            Err(InvokeError::Invalid(status))
+                if status.code == ValidationCode::MvccReadConflict
+                    && retries < MVCC_RETRIES_MAX =>
+            {
+                retries += 1;
+                state.inner.metrics.record_mvcc_retry();
+            }
+            Err(e) => return Err(reason_field(e.into())),
+        }
+    }
+}
+
+/// Every version of a record, oldest first, a page at a time.
+pub fn record_history<M: Served>(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    history: &HistoryQuery,
+) -> Result<RecordPage<M>, ApiError> {
+    let call = EhrCall::History {
+        kind: M::KIND,
+        id,
+        after: version_cursor(history.cursor.as_deref())?,
+    };
+    let page: HistoryPage = query(state, session, &call)?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|item| {
+            let body = body_of::<M>(&item.record)?;
+            Ok(version_of(
+                item.record.header,
+                body,
+                item.version.block,
+                item.version.tx,
+            ))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(RecordPage {
+        items,
+        next_cursor: page
+            .next_cursor
+            .map(|version| format!("{}.{}", version.block, version.tx)),
+    })
+}
+
+// --- handlers --------------------------------------------------------------------------------------
+
+/// Create, get and list handlers of one collection.
+macro_rules! collection_handlers {
+    (
+        model = $model:ty, doc = $doc:ty, tag = $tag:literal,
+        collection = $collection:literal, item = $item:literal,
+        create = $create:ident, get = $get:ident, list = $list:ident,
+        what = $what:literal $(,)?
+    ) => {
+        #[utoipa::path(
+            post, path = $collection, tag = $tag,
+            summary = concat!("Create a ", $what),
+            description = "Doctors only. Answers once the transaction has committed.",
+            request_body(content = $doc, content_type = "application/json"),
+            responses(
+                (status = 201, description = "Created and committed", body = RecordVersion<$doc>),
+                (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+                (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+                (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "The id already exists", body = Problem, content_type = "application/problem+json"),
+                (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+                (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+                (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = [])),
+        )]
+        async fn $create(
+            State(state): State<AppState>,
+            session: Session,
+            JsonBody(body): JsonBody<Value>,
+        ) -> Result<(StatusCode, Json<RecordVersion<$model>>), ApiError> {
+            create_record::<$model>(&state, &session, body).await
+        }
+
+        #[utoipa::path(
+            get, path = $item, tag = $tag,
+            summary = concat!("Get a ", $what, " (its current version)"),
+            params(("id" = i64, Path, description = "The record's id")),
+            responses(
+                (status = 200, description = "The current version", body = RecordVersion<$doc>),
+                (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+                (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+                (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = [])),
+        )]
+        async fn $get(
+            State(state): State<AppState>,
+            session: Session,
+            id: Result<Path<i64>, PathRejection>,
+        ) -> Result<Json<RecordVersion<$model>>, ApiError> {
+            get_record::<$model>(&state, &session, path_id(id)?).map(Json)
+        }
+
+        #[utoipa::path(
+            get, path = $collection, tag = $tag,
+            summary = concat!("List ", $what, "s in id order"),
+            params(ListQuery),
+            responses(
+                (status = 200, description = "A page of records", body = RecordPage<$doc>),
+                (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+                (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+                (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = [])),
+        )]
+        async fn $list(
+            State(state): State<AppState>,
+            session: Session,
+            list: Result<Query<ListQuery>, QueryRejection>,
+        ) -> Result<Json<RecordPage<$model>>, ApiError> {
+            list_records::<$model>(&state, &session, &query_of(list)?).map(Json)
+        }
+    };
+}
+
+/// Amendment and history handlers of one collection.
+macro_rules! version_handlers {
+    (
+        model = $model:ty, doc = $doc:ty, tag = $tag:literal,
+        amendments = $amendments:literal, history = $history:literal,
+        amend = $amend:ident, versions = $versions:ident,
+        what = $what:literal, writers = $writers:literal $(,)?
+    ) => {
+        #[utoipa::path(
+            post, path = $amendments, tag = $tag,
+            summary = concat!("Amend a ", $what),
+            description = concat!(
+                "Writes a new version: `changes` merged over the current version. ", $writers,
+                " only. The id, the patient and a person's email cannot change. Answers once the \
+                 transaction has committed."
+            ),
+            params(("id" = i64, Path, description = "The record's id")),
+            request_body(content = AmendmentRequest, content_type = "application/json"),
+            responses(
+                (status = 201, description = "The new version, committed", body = RecordVersion<$doc>),
+                (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+                (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+                (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "The record changed meanwhile", body = Problem, content_type = "application/problem+json"),
+                (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+                (status = 422, description = "Invalid or unknown fields", body = Problem, content_type = "application/problem+json"),
+                (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = [])),
+        )]
+        async fn $amend(
+            State(state): State<AppState>,
+            session: Session,
+            id: Result<Path<i64>, PathRejection>,
+            JsonBody(amendment): JsonBody<AmendmentRequest>,
+        ) -> Result<(StatusCode, Json<RecordVersion<$model>>), ApiError> {
+            amend_record::<$model>(&state, &session, path_id(id)?, amendment).await
+        }
+
+        #[utoipa::path(
+            get, path = $history, tag = $tag,
+            summary = concat!("Every version of a ", $what, ", oldest first"),
+            params(("id" = i64, Path, description = "The record's id"), HistoryQuery),
+            responses(
+                (status = 200, description = "A page of versions", body = RecordPage<$doc>),
+                (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+                (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+                (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = [])),
+        )]
+        async fn $versions(
+            State(state): State<AppState>,
+            session: Session,
+            id: Result<Path<i64>, PathRejection>,
+            history: Result<Query<HistoryQuery>, QueryRejection>,
+        ) -> Result<Json<RecordPage<$model>>, ApiError> {
+            record_history::<$model>(&state, &session, path_id(id)?, &query_of(history)?).map(Json)
+        }
+    };
+}
+
+/// A patient's notes or drug exposures.
+macro_rules! patient_records_handler {
+    (model = $model:ty, doc = $doc:ty, path = $path:literal, name = $name:ident, what = $what:literal $(,)?) => {
+        #[utoipa::path(
+            get, path = $path, tag = "patients",
+            summary = concat!("A patient's ", $what, " in id order"),
+            params(("id" = i64, Path, description = "The patient's person_id"), ListQuery),
+            responses(
+                (status = 200, description = "A page of records", body = RecordPage<$doc>),
+                (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+                (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+                (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "No such patient", body = Problem, content_type = "application/problem+json"),
+            ),
+            security(("bearer" = [])),
+        )]
+        async fn $name(
+            State(state): State<AppState>,
+            session: Session,
+            id: Result<Path<i64>, PathRejection>,
+            list: Result<Query<ListQuery>, QueryRejection>,
+        ) -> Result<Json<RecordPage<$model>>, ApiError> {
+            patient_records::<$model>(&state, &session, path_id(id)?, &query_of(list)?).map(Json)
+        }
+    };
+}
+
+collection_handlers!(
+    model = Patient,
+    doc = PatientDoc,
+    tag = "patients",
+    collection = "/patients",
+    item = "/patients/{id}",
+    create = create_patient,
+    get = get_patient,
+    list = list_patients,
+    what = "patient",
+);
+collection_handlers!(
+    model = Note,
+    doc = NoteDoc,
+    tag = "notes",
+    collection = "/notes",
+    item = "/notes/{id}",
+    create = create_note,
+    get = get_note,
+    list = list_notes,
+    what = "note",
+);
+collection_handlers!(
+    model = DrugExposure,
+    doc = DrugExposureDoc,
+    tag = "drug-exposures",
+    collection = "/drug-exposures",
+    item = "/drug-exposures/{id}",
+    create = create_drug_exposure,
+    get = get_drug_exposure,
+    list = list_drug_exposures,
+    what = "drug exposure",
+);
+patient_records_handler!(
+    model = Note,
+    doc = NoteDoc,
+    path = "/patients/{id}/notes",
+    name = list_patient_notes,
+    what = "notes",
+);
+patient_records_handler!(
+    model = DrugExposure,
+    doc = DrugExposureDoc,
+    path = "/patients/{id}/drug-exposures",
+    name = list_patient_drug_exposures,
+    what = "drug exposures",
+);
+version_handlers!(
+    model = Patient,
+    doc = PatientDoc,
+    tag = "patients",
+    amendments = "/patients/{id}/amendments",
+    history = "/patients/{id}/history",
+    amend = amend_patient,
+    versions = patient_history,
+    what = "patient",
+    writers = "Doctors",
+);
+version_handlers!(
+    model = Note,
+    doc = NoteDoc,
+    tag = "notes",
+    amendments = "/notes/{id}/amendments",
+    history = "/notes/{id}/history",
+    amend = amend_note,
+    versions = note_history,
+    what = "note",
+    writers = "Doctors",
+);
+version_handlers!(
+    model = DrugExposure,
+    doc = DrugExposureDoc,
+    tag = "drug-exposures",
+    amendments = "/drug-exposures/{id}/amendments",
+    history = "/drug-exposures/{id}/history",
+    amend = amend_drug_exposure,
+    versions = drug_exposure_history,
+    what = "drug exposure",
+    writers = "Doctors",
+);
+version_handlers!(
+    model = Doctor,
+    doc = DoctorDoc,
+    tag = "doctors",
+    amendments = "/doctors/{id}/amendments",
+    history = "/doctors/{id}/history",
+    amend = amend_doctor,
+    versions = doctor_history,
+    what = "doctor",
+    writers = "Administrators",
+);
+version_handlers!(
+    model = Admin,
+    doc = AdminDoc,
+    tag = "admins",
+    amendments = "/admins/{id}/amendments",
+    history = "/admins/{id}/history",
+    amend = amend_admin,
+    versions = admin_history,
+    what = "administrator",
+    writers = "Administrators",
+);
+
+/// The record routes, relative to `/api/v1`.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_patient, list_patients))
+        .routes(routes!(get_patient))
+        .routes(routes!(list_patient_notes))
+        .routes(routes!(list_patient_drug_exposures))
+        .routes(routes!(create_note, list_notes))
+        .routes(routes!(get_note))
+        .routes(routes!(create_drug_exposure, list_drug_exposures))
+        .routes(routes!(get_drug_exposure))
+        .routes(routes!(amend_patient))
+        .routes(routes!(patient_history))
+        .routes(routes!(amend_note))
+        .routes(routes!(note_history))
+        .routes(routes!(amend_drug_exposure))
+        .routes(routes!(drug_exposure_history))
+        .routes(routes!(amend_doctor))
+        .routes(routes!(doctor_history))
+        .routes(routes!(amend_admin))
+        .routes(routes!(admin_history))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339_with_milliseconds() {
+        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(1_717_000_000_123), "2024-05-29T16:26:40.123Z");
+    }
+
+    #[test]
+    fn cursors_parse_or_are_malformed() {
+        assert_eq!(id_cursor(None).ok(), Some(None));
+        assert_eq!(id_cursor(Some("17")).ok(), Some(Some(17)));
+        assert!(id_cursor(Some("-1")).is_err());
+        assert!(id_cursor(Some("x")).is_err());
+        assert_eq!(
+            version_cursor(Some("3.1")).ok(),
+            Some(Some(Version { block: 3, tx: 1 }))
+        );
+        assert!(version_cursor(Some("3")).is_err());
+        assert!(limit_of(Some(0)).is_err());
+        assert!(limit_of(Some(501)).is_err());
+        assert_eq!(limit_of(None).ok(), Some(50));
+    }
+
+    #[test]
+    fn a_bad_field_is_named() {
+        let mut json = serde_json::to_value(medledger_contract::ehr::samples::drug_exposure(1, 1))
+            .expect("serializes");
+        json["drug_exposure_end_date"] = Value::from("2024-02-30");
+        let Err(ApiError::Validation(problems)) = parse_model::<DrugExposure>(json.clone()) else {
+            panic!("an impossible date is a validation failure");
+        };
+        assert_eq!(problems[0].field, "drug_exposure_end_date");
+        json.as_object_mut()
+            .expect("object")
+            .remove("drug_exposure_end_date");
+        let Err(ApiError::Validation(problems)) = parse_model::<DrugExposure>(json.clone()) else {
+            panic!("a missing field is a validation failure");
+        };
+        assert_eq!(
+            (problems[0].field.as_str(), problems[0].code.as_str()),
+            ("drug_exposure_end_date", "required")
+        );
+        json["colour"] = Value::from("blue");
+        json["drug_exposure_end_date"] = Value::from("2024-05-10");
+        let Err(ApiError::Validation(problems)) = parse_model::<DrugExposure>(json) else {
+            panic!("an unknown field is a validation failure");
+        };
+        assert_eq!(
+            (problems[0].field.as_str(), problems[0].code.as_str()),
+            ("colour", "unknown_field")
+        );
+    }
+
+    #[test]
+    fn merging_refuses_unknown_fields_and_empty_changes() {
+        let current = serde_json::json!({"a": 1, "b": 2});
+        let changes = |v: Value| v.as_object().cloned().expect("object");
+        assert_eq!(
+            merge(current.clone(), changes(serde_json::json!({"b": 3}))).ok(),
+            Some(serde_json::json!({"a": 1, "b": 3}))
+        );
+        assert!(matches!(
+            merge(current.clone(), changes(serde_json::json!({"c": 3}))),
+            Err(ApiError::Validation(p)) if p[0].field == "c"
+        ));
+        assert!(merge(current, serde_json::Map::new()).is_err());
+    }
 }
