@@ -1,8 +1,57 @@
-//! What every handler shares.
+//! What every handler shares ([`AppState`]), the gateway's configuration, and the two calls handlers
+//! make to the ledger: [`AppState::invoke`] (a write signed by the logged-in person, retried on MVCC
+//! conflicts, timed for the metrics) and [`AppState::query`].
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
-use medledger_node::Node;
+use borsh::BorshDeserialize;
+use medledger_contract::ehr::{EhrCall, RecordHeader, decode_response};
+use medledger_crypto::x509::CertificateAuthority;
+use medledger_node::{InvokeError, Node};
+use medledger_types::{TxId, ValidationCode};
+
+use crate::ApiError;
+use crate::auth::{LoginLimiter, Session, Sessions};
+use crate::ops::Metrics;
+use crate::wallet::{PasswordParams, Wallet};
+
+/// Milliseconds since the Unix epoch. Injected so that tests can move time (session expiry, rate-limit
+/// windows) without sleeping.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// How many times a write is re-endorsed after an MVCC read conflict before the caller gets 409.
+pub const MVCC_RETRIES_MAX: u32 = 3;
+
+/// How the gateway behaves.
+#[derive(Clone)]
+pub struct GatewayConfig {
+    /// Argon2id cost for new password hashes and key encryptions.
+    pub password: PasswordParams,
+    pub clock: Clock,
+    /// Mark the session cookie `Secure` (when served over HTTPS, e.g. behind a TLS proxy).
+    pub secure_cookies: bool,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            password: PasswordParams::RECOMMENDED,
+            clock: Arc::new(medledger_node::now_ms),
+            secure_cookies: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("password", &self.password)
+            .field("secure_cookies", &self.secure_cookies)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Shared by all handlers; cheap to clone.
 #[derive(Clone)]
@@ -10,14 +59,122 @@ pub struct AppState {
     pub inner: Arc<Inner>,
 }
 
-/// The gateway's shared parts. Fields are added by the modules that need them.
+/// The gateway's shared parts.
 pub struct Inner {
     pub node: Arc<Node>,
-    pub sessions: crate::auth::Sessions,
+    pub sessions: Sessions,
+    pub login_limiter: LoginLimiter,
+    pub wallet: Wallet,
+    /// The organization CA, which issues people's certificates at registration.
+    pub ca: CertificateAuthority,
+    pub metrics: Metrics,
+    pub config: GatewayConfig,
+    /// Set when the gateway starts shutting down: readiness fails and new API calls get 503.
+    draining: AtomicBool,
+}
+
+/// A write that committed valid: the record's new header and where it landed.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub header: RecordHeader,
+    pub tx_id: TxId,
+    pub block_number: u64,
 }
 
 impl AppState {
+    pub fn new(
+        node: Arc<Node>,
+        wallet: Wallet,
+        ca: CertificateAuthority,
+        config: GatewayConfig,
+    ) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                node,
+                sessions: Sessions::default(),
+                login_limiter: LoginLimiter::default(),
+                wallet,
+                ca,
+                metrics: Metrics::default(),
+                config,
+                draining: AtomicBool::new(false),
+            }),
+        }
+    }
+
     pub fn node(&self) -> &Node {
         &self.inner.node
+    }
+
+    /// The gateway's clock (milliseconds since the Unix epoch).
+    pub fn now_ms(&self) -> i64 {
+        (self.inner.config.clock)()
+    }
+
+    /// Whether requests can be served: not shutting down, and the node can commit.
+    pub fn is_ready(&self) -> bool {
+        !self.inner.draining.load(Ordering::Relaxed) && self.inner.node.is_running()
+    }
+
+    /// Marks the gateway as stopping: `/readyz` and new API calls answer 503 from now on.
+    pub fn begin_shutdown(&self) {
+        self.inner.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Writes `call` signed by the logged-in person and waits until it commits. An MVCC read conflict
+    /// (another write changed what this one read) is re-endorsed up to [`MVCC_RETRIES_MAX`] times; after
+    /// that, and for every other failure, the error maps as [`From<InvokeError>`](ApiError).
+    pub async fn invoke(&self, session: &Session, call: &EhrCall) -> Result<Written, ApiError> {
+        let args = vec![call.encode()];
+        let mut retries = 0;
+        loop {
+            let started = Instant::now();
+            let result = self
+                .inner
+                .node
+                .invoke(&session.identity, call.function(), args.clone())
+                .await;
+            match result {
+                Ok(committed) => {
+                    self.inner.metrics.record_commit(started.elapsed());
+                    let header: RecordHeader =
+                        decode_response(&committed.payload).map_err(|e| {
+                            ApiError::Internal(format!("the contract's answer to a write: {e}"))
+                        })?;
+                    return Ok(Written {
+                        header,
+                        tx_id: committed.status.tx_id,
+                        block_number: committed.status.block,
+                    });
+                }
+                Err(InvokeError::Invalid(status))
+                    if status.code == ValidationCode::MvccReadConflict
+                        && retries < MVCC_RETRIES_MAX =>
+                {
+                    retries += 1;
+                    self.inner.metrics.record_mvcc_retry();
+                    tracing::debug!(tx_id = %status.tx_id, retries, "MVCC conflict; endorsing again");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Runs a read-only `call` as the logged-in person and decodes its answer (`Record`, `Page`,
+    /// `HistoryPage`, ...). A refusal maps as [`From<InvokeError>`](ApiError).
+    pub fn query<T: BorshDeserialize>(
+        &self,
+        session: &Session,
+        call: &EhrCall,
+    ) -> Result<T, ApiError> {
+        let response =
+            self.inner
+                .node
+                .query(&session.identity, call.function(), vec![call.encode()])?;
+        if !medledger_node::is_ok(&response) {
+            return Err(InvokeError::Refused(response.payload).into());
+        }
+        decode_response(&response.payload)
+            .map_err(|e| ApiError::Internal(format!("the contract's answer to a query: {e}")))
     }
 }

@@ -7,7 +7,7 @@
 //!   msp/ca.crt  ca.key     the organization CA (DER certificate, 32-byte Ed25519 seed)
 //!   node/peer.crt peer.key the peer's identity
 //!   node/orderer.crt orderer.key
-//!   users/<name>.crt .key  people's identities created by `init` (the first administrator)
+//!   wallet.redb            people's credentials and encrypted keys (written by the gateway, not here)
 //! ```
 //! Keys are written owner-only (0600), through a temporary file that is synced and renamed, so a crash
 //! never leaves half a key.
@@ -49,24 +49,6 @@ impl DataDir {
         (
             self.root.join(format!("node/{role}.crt")),
             self.root.join(format!("node/{role}.key")),
-        )
-    }
-
-    pub fn user_identity(&self, name: &str) -> (PathBuf, PathBuf) {
-        // Names are emails; keep the file name to a safe alphabet.
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "@._-".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        (
-            self.root.join(format!("users/{safe}.crt")),
-            self.root.join(format!("users/{safe}.key")),
         )
     }
 }

@@ -4,6 +4,11 @@
 //! (trust anchors, orderer, endorsement policy, block cutting) and the first administrator's identity, then
 //! commits the genesis block. The genesis block is written last: a crash part-way leaves no ledger, and the
 //! next run starts again from scratch.
+//!
+//! The first administrator's private key is never written in the clear: `init` returns the identity, and
+//! [`init_with`] hands it to the caller (the gateway, which stores it encrypted under the administrator's
+//! password) *before* the genesis block is written, so a ledger never exists whose only administrator's
+//! key was lost in a crash.
 
 use medledger_crypto::keys::{self, SigningKey};
 use medledger_crypto::x509::{CertificateAuthority, IssueRequest};
@@ -73,8 +78,23 @@ pub fn issue_identity(
     Ok(Identity { key, certificate })
 }
 
-/// Creates a network in `data` unless one is there already.
+/// Creates a network in `data` unless one is there already. The first administrator's key is only
+/// returned, never stored: see [`init_with`] to keep it before the ledger is created.
 pub fn init(data: &DataDir, options: &InitOptions) -> Result<InitOutcome, NodeError> {
+    init_with(data, options, &mut |_| Ok(()))
+}
+
+/// [`init`], calling `keep_admin` with the first administrator's identity after every other file is
+/// written and before the genesis block is. If `keep_admin` fails, no ledger is created (and the next run
+/// starts again from scratch, with new identities).
+///
+/// Outcomes: `AlreadyInitialized` (nothing changed, `keep_admin` not called); `Created` (the genesis block
+/// is durable and `keep_admin` succeeded); `Err` (no ledger exists).
+pub fn init_with(
+    data: &DataDir,
+    options: &InitOptions,
+    keep_admin: &mut dyn FnMut(&Identity) -> Result<(), NodeError>,
+) -> Result<InitOutcome, NodeError> {
     if data.ledger().exists() {
         let store = RedbStore::open(&data.ledger())?;
         if store.height()? > 0 {
@@ -96,7 +116,6 @@ pub fn init(data: &DataDir, options: &InitOptions) -> Result<InitOutcome, NodeEr
     files::write_key(&ca_key, ca.key())?;
     peer.save(&data.node_identity("peer"))?;
     orderer.save(&data.node_identity("orderer"))?;
-    admin.save(&data.user_identity(&options.admin_email))?;
     let config = ChannelConfig {
         format_version: FORMAT_VERSION,
         channel: options.channel.clone(),
@@ -124,6 +143,7 @@ pub fn init(data: &DataDir, options: &InitOptions) -> Result<InitOutcome, NodeEr
         certificate: orderer.certificate,
     };
     let (genesis, _) = BlockAssembler::genesis(&config, orderer_identity, now);
+    keep_admin(&admin)?;
     let store = RedbStore::open(&data.ledger())?;
     Peer::bootstrap(&store, &genesis)?;
     Ok(InitOutcome::Created {
