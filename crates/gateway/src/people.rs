@@ -8,36 +8,38 @@
 //! write, so once the profile has committed only a small file write remains. Reads are open to
 //! administrators and doctors, as the contract's matrix says.
 //!
-//! JSON shapes (OMOP names for the profile; the certificate is the DER in hex):
-//! - `POST /doctors` body: every `Doctor` field except `certificate`, plus `password` (≥ 12 characters).
-//!   `201` → `{record: Doctor, header: RecordMeta, tx_id, block_number}` and `Location`.
-//! - `GET /doctors/{id}` → `{record: Doctor, header: RecordMeta}`.
-//! - `GET /doctors?limit=1..=500&cursor=` → `{items: [{record, header}], next_cursor: string|null}`.
-//! - The same for `/admins` with `Admin`.
+//! JSON shapes: reads and registrations answer with the records module's shapes
+//! ([`RecordVersion`] / [`RecordPage`]: the profile under `record`, OMOP names, certificate DER in hex,
+//! beside the version's author, time, `tx_id`, `block_number`, `tx_index`). A registration's body is
+//! the profile without `certificate` (the gateway issues it) plus `password` (≥ 12 characters); it
+//! answers 201 with `Location`. Amendments and history of people are served by [`crate::records`].
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use medledger_contract::ContractError;
-use medledger_contract::ehr::{
-    Admin, Doctor, EhrCall, Model, NewRecord, Page, Record, RecordHeader,
-};
+use medledger_contract::ehr::{Admin, Doctor, EhrCall, NewRecord, RecordHeader};
 use medledger_node::{Identity, InvokeError};
 use medledger_types::Role;
-use medledger_types::limits::{PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde_json::Value;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{Session, check_new_password, rfc3339};
 use crate::error::{JsonBody, PathParams, Problem, QueryParams};
+use crate::openapi::models::{AdminDoc, DoctorDoc};
+use crate::records::{
+    ListQuery, RecordPage, RecordVersion, Served, get_record, list_records, parse_model,
+};
 use crate::state::Written;
 use crate::wallet::{Wallet, WalletError, normalize_email};
 use crate::{ApiError, AppState};
 
-/// Who wrote the current version of a record, when, and in which transaction.
+/// Who wrote a version of a record, when, why, and in which transaction: the `header` of every
+/// [`RecordVersion`].
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RecordMeta {
     /// 1 as created, 2 after the first amendment, ...
@@ -67,29 +69,6 @@ impl From<&RecordHeader> for RecordMeta {
     }
 }
 
-/// An administrator's public profile, as on the ledger.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct AdminProfile {
-    pub admin_id: i64,
-    pub given_name: String,
-    pub family_name: String,
-    pub email: String,
-    /// The DER of the administrator's X.509 certificate, in hex.
-    pub certificate: String,
-}
-
-impl From<Admin> for AdminProfile {
-    fn from(a: Admin) -> AdminProfile {
-        AdminProfile {
-            admin_id: a.admin_id,
-            given_name: a.given_name,
-            family_name: a.family_name,
-            email: a.email,
-            certificate: hex::encode(a.certificate),
-        }
-    }
-}
-
 /// `POST /admins` body: the profile without the certificate (the gateway issues it), and the initial
 /// password.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -102,57 +81,6 @@ pub struct NewAdmin {
     /// The initial password, at least 12 characters.
     #[schema(format = Password)]
     pub password: String,
-}
-
-/// A doctor's public profile (OMOP PROVIDER plus names, email and certificate), as on the ledger.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct DoctorProfile {
-    pub provider_id: i64,
-    pub provider_name: Option<String>,
-    pub npi: Option<String>,
-    pub dea: Option<String>,
-    pub specialty_concept_id: Option<i64>,
-    pub care_site_id: Option<i64>,
-    pub year_of_birth: Option<i64>,
-    pub gender_concept_id: Option<i64>,
-    pub provider_source_value: Option<String>,
-    pub specialty_source_value: Option<String>,
-    pub specialty_source_concept_id: Option<i64>,
-    pub gender_source_value: Option<String>,
-    pub gender_source_concept_id: Option<i64>,
-    pub given_name: String,
-    pub second_given_name: Option<String>,
-    pub family_name: String,
-    pub second_family_name: Option<String>,
-    pub email: String,
-    /// The DER of the doctor's X.509 certificate, in hex.
-    pub certificate: String,
-}
-
-impl From<Doctor> for DoctorProfile {
-    fn from(d: Doctor) -> DoctorProfile {
-        DoctorProfile {
-            provider_id: d.provider_id,
-            provider_name: d.provider_name,
-            npi: d.npi,
-            dea: d.dea,
-            specialty_concept_id: d.specialty_concept_id,
-            care_site_id: d.care_site_id,
-            year_of_birth: d.year_of_birth,
-            gender_concept_id: d.gender_concept_id,
-            provider_source_value: d.provider_source_value,
-            specialty_source_value: d.specialty_source_value,
-            specialty_source_concept_id: d.specialty_source_concept_id,
-            gender_source_value: d.gender_source_value,
-            gender_source_concept_id: d.gender_source_concept_id,
-            given_name: d.given_name,
-            second_given_name: d.second_given_name,
-            family_name: d.family_name,
-            second_family_name: d.second_family_name,
-            email: d.email,
-            certificate: hex::encode(d.certificate),
-        }
-    }
 }
 
 /// `POST /doctors` body: the profile without the certificate (the gateway issues it), and the initial
@@ -181,128 +109,6 @@ pub struct NewDoctor {
     /// The initial password, at least 12 characters.
     #[schema(format = Password)]
     pub password: String,
-}
-
-/// One administrator with the header of its current version.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AdminRecord {
-    pub record: AdminProfile,
-    pub header: RecordMeta,
-}
-
-/// One doctor with the header of its current version.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DoctorRecord {
-    pub record: DoctorProfile,
-    pub header: RecordMeta,
-}
-
-/// A page of administrators, in id order.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AdminPage {
-    pub items: Vec<AdminRecord>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-/// A page of doctors, in id order.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DoctorPage {
-    pub items: Vec<DoctorRecord>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-}
-
-/// A registered administrator, once committed.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AdminWritten {
-    pub record: AdminProfile,
-    pub header: RecordMeta,
-    /// The transaction that recorded the profile (hex).
-    pub tx_id: String,
-    /// The block it committed in.
-    pub block_number: u64,
-}
-
-/// A registered doctor, once committed.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DoctorWritten {
-    pub record: DoctorProfile,
-    pub header: RecordMeta,
-    /// The transaction that recorded the profile (hex).
-    pub tx_id: String,
-    /// The block it committed in.
-    pub block_number: u64,
-}
-
-/// `?limit=&cursor=` of a list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Items per page, 1..=500 (default 50).
-    pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-impl ListQuery {
-    /// The contract's `(after, limit)`, or 400.
-    pub fn parse(&self) -> Result<(Option<i64>, u32), ApiError> {
-        let limit = self.limit.unwrap_or(PAGE_LIMIT_DEFAULT as u32);
-        if limit == 0 || limit as usize > PAGE_LIMIT_MAX {
-            return Err(ApiError::BadRequest(format!(
-                "limit must be 1..={PAGE_LIMIT_MAX}"
-            )));
-        }
-        let after =
-            match &self.cursor {
-                None => None,
-                Some(cursor) => Some(cursor.parse::<i64>().map_err(|_| {
-                    ApiError::BadRequest("cursor is not one this API returned".into())
-                })?),
-            };
-        Ok((after, limit))
-    }
-}
-
-fn decode<M: Model>(record: &Record) -> Result<M, ApiError> {
-    record
-        .decode_body::<M>()
-        .map_err(|e| ApiError::Internal(format!("a stored {}: {e}", M::KIND)))
-}
-
-fn list<M: Model, T>(
-    state: &AppState,
-    session: &Session,
-    query: &ListQuery,
-    item: impl Fn(M, &RecordHeader) -> T,
-) -> Result<(Vec<T>, Option<String>), ApiError> {
-    session.require(&[Role::Admin, Role::Doctor])?;
-    let (after, limit) = query.parse()?;
-    let page: Page = state.query(
-        session,
-        &EhrCall::List {
-            kind: M::KIND,
-            after,
-            limit,
-        },
-    )?;
-    let items = page
-        .items
-        .iter()
-        .map(|record| Ok(item(decode::<M>(record)?, &record.header)))
-        .collect::<Result<Vec<T>, ApiError>>()?;
-    Ok((items, page.next_cursor.map(|id| id.to_string())))
-}
-
-fn get<M: Model>(
-    state: &AppState,
-    session: &Session,
-    id: i64,
-) -> Result<(M, RecordHeader), ApiError> {
-    session.require(&[Role::Admin, Role::Doctor])?;
-    let record: Record = state.query(session, &EhrCall::Get { kind: M::KIND, id })?;
-    Ok((decode::<M>(&record)?, record.header))
 }
 
 /// Registers a person: issues their certificate, records `record(certificate)` on the ledger signed by
@@ -420,7 +226,22 @@ pub(crate) async fn record_first_admin(
         .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// Lists administrators in id order.
+/// The answer to a registration: version 1 of the profile, committed.
+fn registered<M: Served>(model: M, written: &Written) -> RecordVersion<M> {
+    let header = &written.header;
+    RecordVersion {
+        kind: header.kind.as_str().to_owned(),
+        id: header.id,
+        patient_id: header.patient_id,
+        record: Some(model),
+        header: header.into(),
+        tx_id: written.tx_id.to_string(),
+        block_number: written.block_number,
+        tx_index: written.tx_index,
+    }
+}
+
+/// Lists administrators in id order (administrators and doctors).
 #[utoipa::path(
     get,
     path = "/admins",
@@ -428,26 +249,23 @@ pub(crate) async fn record_first_admin(
     params(ListQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = AdminPage),
+        (status = 200, description = "A page of administrators", body = RecordPage<AdminDoc>),
         (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_admins(
     State(state): State<AppState>,
     session: Session,
     QueryParams(query): QueryParams<ListQuery>,
-) -> Result<Json<AdminPage>, ApiError> {
-    let (items, next_cursor) = list(&state, &session, &query, |a: Admin, h| AdminRecord {
-        record: a.into(),
-        header: h.into(),
-    })?;
-    Ok(Json(AdminPage { items, next_cursor }))
+) -> Result<Json<RecordPage<Admin>>, ApiError> {
+    list_records::<Admin>(&state, &session, &query).map(Json)
 }
 
-/// Registers an administrator (administrators only).
+/// Registers an administrator (administrators only): issues their certificate, records their profile
+/// on the ledger and stores their credentials; they can log in at once with the initial password.
 #[utoipa::path(
     post,
     path = "/admins",
@@ -455,28 +273,29 @@ pub async fn list_admins(
     request_body = NewAdmin,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Registered and committed", body = AdminWritten),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Registered and committed", body = RecordVersion<AdminDoc>),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The id or email exists", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_admin(
     State(state): State<AppState>,
     session: Session,
-    JsonBody(body): JsonBody<NewAdmin>,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
+    session.require(&[Role::Admin])?;
     let NewAdmin {
         admin_id,
         given_name,
         family_name,
         email,
         password,
-    } = body;
+    } = parse_model(body)?;
     let (written, record) = register(
         &state,
         &session,
@@ -501,16 +320,11 @@ pub async fn create_admin(
     };
     Ok(created(
         format!("/api/v1/admins/{admin_id}"),
-        AdminWritten {
-            record: admin.into(),
-            header: (&written.header).into(),
-            tx_id: written.tx_id.to_string(),
-            block_number: written.block_number,
-        },
+        registered(admin, &written),
     ))
 }
 
-/// One administrator.
+/// One administrator (administrators and doctors).
 #[utoipa::path(
     get,
     path = "/admins/{id}",
@@ -518,27 +332,23 @@ pub async fn create_admin(
     params(("id" = i64, Path, description = "`admin_id`")),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = AdminRecord),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The current version", body = RecordVersion<AdminDoc>),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_admin(
     State(state): State<AppState>,
     session: Session,
     PathParams(id): PathParams<i64>,
-) -> Result<Json<AdminRecord>, ApiError> {
-    let (admin, header) = get::<Admin>(&state, &session, id)?;
-    Ok(Json(AdminRecord {
-        record: admin.into(),
-        header: (&header).into(),
-    }))
+) -> Result<Json<RecordVersion<Admin>>, ApiError> {
+    get_record::<Admin>(&state, &session, id).map(Json)
 }
 
-/// Lists doctors in id order.
+/// Lists doctors in id order (administrators and doctors).
 #[utoipa::path(
     get,
     path = "/doctors",
@@ -546,23 +356,19 @@ pub async fn get_admin(
     params(ListQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = DoctorPage),
+        (status = 200, description = "A page of doctors", body = RecordPage<DoctorDoc>),
         (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_doctors(
     State(state): State<AppState>,
     session: Session,
     QueryParams(query): QueryParams<ListQuery>,
-) -> Result<Json<DoctorPage>, ApiError> {
-    let (items, next_cursor) = list(&state, &session, &query, |d: Doctor, h| DoctorRecord {
-        record: d.into(),
-        header: h.into(),
-    })?;
-    Ok(Json(DoctorPage { items, next_cursor }))
+) -> Result<Json<RecordPage<Doctor>>, ApiError> {
+    list_records::<Doctor>(&state, &session, &query).map(Json)
 }
 
 /// Registers a doctor (administrators only): issues their certificate, records their profile on the
@@ -574,21 +380,22 @@ pub async fn list_doctors(
     request_body = NewDoctor,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Registered and committed", body = DoctorWritten),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Registered and committed", body = RecordVersion<DoctorDoc>),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The id or email exists", body = Problem, content_type = "application/problem+json"),
-        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_doctor(
     State(state): State<AppState>,
     session: Session,
-    JsonBody(body): JsonBody<NewDoctor>,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
+    session.require(&[Role::Admin])?;
     let NewDoctor {
         provider_id,
         provider_name,
@@ -609,7 +416,7 @@ pub async fn create_doctor(
         second_family_name,
         email,
         password,
-    } = body;
+    } = parse_model(body)?;
     let (written, record) = register(
         &state,
         &session,
@@ -648,16 +455,11 @@ pub async fn create_doctor(
     };
     Ok(created(
         format!("/api/v1/doctors/{provider_id}"),
-        DoctorWritten {
-            record: doctor.into(),
-            header: (&written.header).into(),
-            tx_id: written.tx_id.to_string(),
-            block_number: written.block_number,
-        },
+        registered(doctor, &written),
     ))
 }
 
-/// One doctor.
+/// One doctor (administrators and doctors).
 #[utoipa::path(
     get,
     path = "/doctors/{id}",
@@ -665,24 +467,20 @@ pub async fn create_doctor(
     params(("id" = i64, Path, description = "`provider_id`")),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = DoctorRecord),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "The current version", body = RecordVersion<DoctorDoc>),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such doctor", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_doctor(
     State(state): State<AppState>,
     session: Session,
     PathParams(id): PathParams<i64>,
-) -> Result<Json<DoctorRecord>, ApiError> {
-    let (doctor, header) = get::<Doctor>(&state, &session, id)?;
-    Ok(Json(DoctorRecord {
-        record: doctor.into(),
-        header: (&header).into(),
-    }))
+) -> Result<Json<RecordVersion<Doctor>>, ApiError> {
+    get_record::<Doctor>(&state, &session, id).map(Json)
 }
 
 /// `/admins`, `/admins/{id}`, `/doctors`, `/doctors/{id}`.

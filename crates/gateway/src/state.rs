@@ -79,6 +79,8 @@ pub struct Written {
     pub header: RecordHeader,
     pub tx_id: TxId,
     pub block_number: u64,
+    /// The transaction's index in its block.
+    pub tx_index: u32,
 }
 
 impl AppState {
@@ -145,6 +147,7 @@ impl AppState {
                         header,
                         tx_id: committed.status.tx_id,
                         block_number: committed.status.block,
+                        tx_index: committed.status.index,
                     });
                 }
                 Err(InvokeError::Invalid(status))
