@@ -1,13 +1,16 @@
 //! The `medledger` binary: parse flags, turn them into a configuration, run, and map the outcome to an
 //! exit code. Everything else lives in the library crates.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use medledger_node::{DataDir, InitOptions, InitOutcome, Node, NodeOptions};
+use medledger_gateway::ops::{self, UpOptions};
+use medledger_gateway::state::GatewayConfig;
+use medledger_node::{DataDir, InitOptions, NodeOptions};
 use medledger_types::BatchConfig;
 
 #[derive(Parser, Debug)]
@@ -23,7 +26,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run a node; on the first run, create a one-organization network in the data directory.
+    /// Run a node and its HTTP API; on the first run, create a one-organization network and its first
+    /// administrator in the data directory. Stops cleanly on Ctrl-C or SIGTERM.
     Up {
         /// The node's data directory (created if missing).
         #[arg(long, default_value = "data")]
@@ -31,9 +35,14 @@ enum Command {
         /// The organization's MSP id, used only when creating the network.
         #[arg(long, default_value = "Org1")]
         org: String,
-        /// The first administrator's email, used only when creating the network.
+        /// The first administrator's email, used only when creating the network. Their password is
+        /// taken from the environment variable MEDLEDGER_ADMIN_PASSWORD, or else generated, printed once
+        /// and saved to DATA/initial-admin-password (owner-only).
         #[arg(long, default_value = "admin@medledger.local")]
         admin_email: String,
+        /// The address the HTTP API listens on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
         /// Close a block after this many milliseconds without reaching its size limits.
         #[arg(long)]
         block_timeout_ms: Option<u64>,
@@ -63,9 +72,18 @@ fn main() -> ExitCode {
             data,
             org,
             admin_email,
+            listen,
             block_timeout_ms,
             block_tx_count,
-        } => up(data, org, admin_email, block_timeout_ms, block_tx_count),
+        } => up(UpFlags {
+            data,
+            org,
+            admin_email,
+            listen,
+            block_timeout_ms,
+            block_tx_count,
+            admin_password: std::env::var(ADMIN_PASSWORD_VARIABLE).ok(),
+        }),
         Command::Verify { data } => verify(data),
     };
     match result {
@@ -77,60 +95,108 @@ fn main() -> ExitCode {
     }
 }
 
-fn up(
+/// The environment variable that sets the first administrator's password.
+const ADMIN_PASSWORD_VARIABLE: &str = "MEDLEDGER_ADMIN_PASSWORD";
+
+/// `medledger up`'s flags and environment.
+struct UpFlags {
     data: PathBuf,
     org: String,
     admin_email: String,
+    listen: SocketAddr,
     block_timeout_ms: Option<u64>,
     block_tx_count: Option<u32>,
-) -> anyhow::Result<ExitCode> {
+    admin_password: Option<String>,
+}
+
+fn up(flags: UpFlags) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let data = DataDir::new(data);
+    let data = DataDir::new(&flags.data);
     let mut batch = BatchConfig::default();
-    if let Some(ms) = block_timeout_ms {
+    if let Some(ms) = flags.block_timeout_ms {
         batch.timeout_ms = ms;
     }
-    if let Some(count) = block_tx_count {
+    if let Some(count) = flags.block_tx_count {
         batch.tx_count_max = count;
     }
-    let options = InitOptions {
-        msp_id: org,
-        admin_email: admin_email.clone(),
-        batch: batch.clone(),
-        ..InitOptions::default()
+    let options = UpOptions {
+        data: data.clone(),
+        init: InitOptions {
+            msp_id: flags.org,
+            admin_email: flags.admin_email,
+            batch: batch.clone(),
+            ..InitOptions::default()
+        },
+        node: NodeOptions {
+            batch: (flags.block_timeout_ms.is_some() || flags.block_tx_count.is_some())
+                .then_some(batch),
+        },
+        admin_password: flags.admin_password,
+        gateway: GatewayConfig::default(),
     };
-    let outcome = medledger_node::init(&data, &options)
-        .with_context(|| format!("cannot initialize {}", data.root().display()))?;
-    let node_options = NodeOptions {
-        batch: (block_timeout_ms.is_some() || block_tx_count.is_some()).then_some(batch),
-    };
-    let node = Node::start(&data, &node_options)
-        .with_context(|| format!("cannot start the node in {}", data.root().display()))?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        if let InitOutcome::Created { admin } = &outcome {
-            medledger_node::register_first_admin(&node, admin, &admin_email)
-                .await
-                .context("cannot record the first administrator on the ledger")?;
+    let state = runtime.block_on(async {
+        // Bind first: a busy port should fail before anything is created.
+        let listener = tokio::net::TcpListener::bind(flags.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", flags.listen))?;
+        let started_gateway = ops::start(options)
+            .await
+            .with_context(|| format!("cannot start in {}", data.root().display()))?;
+        if let Some(admin) = &started_gateway.first_admin {
             eprintln!(
-                "created a new network in {}; first administrator: {admin_email}",
-                data.root().display()
+                "created a new network in {}; first administrator: {}",
+                data.root().display(),
+                admin.email
             );
+            if let (Some(password), Some(file)) = (&admin.generated_password, &admin.password_file)
+            {
+                eprintln!(
+                    "their generated password (shown once; also saved to {}): {password}",
+                    file.display()
+                );
+            }
         }
+        let state = started_gateway.state;
         eprintln!(
             "medledger is running: channel {}, {} blocks, started in {} ms. Press Ctrl-C to stop.",
-            node.channel_name(),
-            node.peer().height(),
+            state.node().channel_name(),
+            state.node().peer().height(),
             started.elapsed().as_millis()
         );
-        tokio::signal::ctrl_c()
+        ops::serve(listener, state.clone(), shutdown_signal())
             .await
-            .context("cannot wait for Ctrl-C")?;
-        anyhow::Ok(())
+            .context("the HTTP server failed")?;
+        anyhow::Ok(state)
     })?;
     eprintln!("stopping: ordering and committing what is pending");
-    node.shutdown().context("the node stopped with an error")?;
+    drop(runtime);
+    ops::stop(state).context("the node stopped with an error")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }
 
 fn verify(data: PathBuf) -> anyhow::Result<ExitCode> {
