@@ -7,6 +7,9 @@
 //! ([`CLIENT_ADDRESS`] unless a test says otherwise) as the server would attach it, so per-address rate
 //! limits work. The gateway's clock is a counter that tests move with [`TestGateway::advance`].
 //!
+//! The crate declares it as `#[doc(hidden)] pub mod testing;`: it is compiled into the library (so that
+//! every test binary shares one copy), but it is not API.
+//!
 //! ```ignore
 //! let gateway = TestGateway::start().await;
 //! let admin = gateway.admin_token().await;
@@ -144,6 +147,12 @@ impl TestGateway {
 
     pub async fn start_with(options: TestOptions) -> TestGateway {
         let dir = tempfile::tempdir().expect("temporary directory");
+        let clock = Arc::new(AtomicI64::new(medledger_node::now_ms()));
+        TestGateway::open(dir, clock, options.admin_password).await
+    }
+
+    /// A gateway over an existing data directory (which may hold a network already).
+    pub async fn start_in(dir: tempfile::TempDir, options: TestOptions) -> TestGateway {
         let clock = Arc::new(AtomicI64::new(medledger_node::now_ms()));
         TestGateway::open(dir, clock, options.admin_password).await
     }
