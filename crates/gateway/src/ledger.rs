@@ -27,8 +27,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Session;
+use crate::auth::rfc3339;
 use crate::error::Problem;
-use crate::records::rfc3339_ms;
 use crate::{ApiError, AppState};
 
 /// A block's header, hashes in hex.
@@ -229,7 +229,7 @@ fn block_view(block: Block) -> BlockView {
             data_hash: header.data_hash.to_hex(),
             ledger_root: header.ledger_root.to_hex(),
             ledger_size: header.ledger_size,
-            timestamp: rfc3339_ms(header.timestamp_ms),
+            timestamp: rfc3339(header.timestamp_ms),
             timestamp_ms: header.timestamp_ms,
         },
         tx_count: block.data.entries.len() as u64,
@@ -323,7 +323,7 @@ async fn get_transaction(
         block_number: location.block,
         tx_index: location.index,
         validation_code: location.code.as_str().to_owned(),
-        block_timestamp: rfc3339_ms(transaction.block_timestamp_ms),
+        block_timestamp: rfc3339(transaction.block_timestamp_ms),
         block_timestamp_ms: transaction.block_timestamp_ms,
         signer,
         channel: decoded.as_ref().map(|(_, p)| p.channel.clone()),
@@ -361,7 +361,7 @@ async fn get_checkpoint(
         block_number: checkpoint.block_number,
         tree_size: checkpoint.tree_size,
         root: checkpoint.root.to_hex(),
-        timestamp: rfc3339_ms(checkpoint.timestamp_ms),
+        timestamp: rfc3339(checkpoint.timestamp_ms),
         timestamp_ms: checkpoint.timestamp_ms,
         checkpoint: BASE64.encode(&signed.checkpoint),
         signature: hex::encode(signed.signature.0),

@@ -15,6 +15,7 @@
 //! - [`ledger`]: blocks, transactions with inclusion proofs, checkpoints, consistency proofs.
 //! - [`ops`]: health, readiness, metrics.
 //! - [`openapi`]: the OpenAPI document, generated from the handlers.
+//! - `testing`: the HTTP tests' harness (hidden).
 //!
 //! Architecture invariant: handlers translate between HTTP/JSON and the node's API; they make no ledger
 //! decision. Every write goes through `Node::invoke` signed by the logged-in person.
@@ -27,6 +28,8 @@ pub mod ops;
 pub mod people;
 pub mod records;
 pub mod state;
+#[doc(hidden)]
+pub mod testing;
 pub mod wallet;
 
 use axum::Router;

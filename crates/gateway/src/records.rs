@@ -14,8 +14,7 @@
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use medledger_contract::ehr::{
     Admin, Doctor, DrugExposure, EhrCall, HistoryPage, Model, NewRecord, Note, Page, Patient,
@@ -31,8 +30,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Session;
-use crate::error::{FieldProblem, JsonBody, Problem};
+use crate::error::{FieldProblem, JsonBody, PathParams, Problem, QueryParams};
 use crate::openapi::models::{AdminDoc, DoctorDoc, DrugExposureDoc, NoteDoc, PatientDoc};
+use crate::people::RecordMeta;
 use crate::state::MVCC_RETRIES_MAX;
 use crate::{ApiError, AppState};
 
@@ -68,6 +68,9 @@ impl Served for Admin {
 }
 
 /// One version of a record, with where and by whom it was written.
+///
+/// The same shape as the people endpoints' answers (`record` and `header`), plus what identifies the
+/// record when its body is withheld, and where on the ledger the version is.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RecordVersion<M> {
     /// `patient`, `note`, `drug_exposure`, `doctor` or `admin`.
@@ -76,28 +79,18 @@ pub struct RecordVersion<M> {
     pub id: i64,
     /// The patient a note or drug exposure belongs to.
     pub patient_id: Option<i64>,
-    /// 1 for the record as created, 2 after its first amendment, ...
-    pub version_number: u32,
-    /// Who signed this version (their certificate's name: their email).
-    pub author: String,
-    /// The signer's organization.
-    pub author_org: String,
-    /// When the version was proposed, UTC (RFC 3339, milliseconds).
-    pub timestamp: String,
-    /// The same instant in milliseconds since the Unix epoch.
-    pub timestamp_ms: i64,
-    /// Why this version was written; `null` for version 1.
-    pub amendment_reason: Option<String>,
+    /// The record's fields by their OMOP names; `null` when withheld from this reader (auditors see who
+    /// did what, never clinical content). (The document marks it nullable: see
+    /// [`document_withheld_records`].)
+    pub record: Option<M>,
+    /// Who wrote this version, when and why.
+    pub header: RecordMeta,
     /// The transaction that wrote this version (hex); see `/ledger/transactions/{tx_id}`.
     pub tx_id: String,
     /// The block holding that transaction.
     pub block_number: u64,
     /// The transaction's index in its block.
     pub tx_index: u32,
-    /// The record's fields by their OMOP names; `null` when withheld from this reader (auditors see who
-    /// did what, never clinical content).
-    /// (The document marks it nullable: see [`document_withheld_records`].)
-    pub record: Option<M>,
 }
 
 /// Marks `record` of every `RecordVersion` schema nullable: utoipa drops `nullable` on a field of a
@@ -182,8 +175,7 @@ async fn write(
     call: &EhrCall,
 ) -> Result<(RecordHeader, u64, u32), ApiError> {
     let written = state.invoke(session, call).await.map_err(reason_field)?;
-    let (block, index) = location(state, &written.tx_id)?;
-    Ok((written.header, block, index))
+    Ok((written.header, written.block_number, written.tx_index))
 }
 
 /// The contract names an amendment's reason `amendment_reason`; the request calls it `reason`.
@@ -214,19 +206,6 @@ fn location(state: &AppState, tx_id: &TxId) -> Result<(u64, u32), ApiError> {
 
 // --- JSON ------------------------------------------------------------------------------------------
 
-/// Milliseconds since the Unix epoch as RFC 3339 UTC with milliseconds.
-pub fn rfc3339_ms(ms: i64) -> String {
-    let seconds = ms.div_euclid(1000);
-    let millis = ms.rem_euclid(1000);
-    match medledger_contract::ehr::DateTime::from_unix_seconds(seconds) {
-        Ok(dt) => {
-            let text = dt.to_string(); // YYYY-MM-DDTHH:MM:SSZ
-            format!("{}.{millis:03}Z", text.trim_end_matches('Z'))
-        }
-        Err(_) => ms.to_string(),
-    }
-}
-
 fn version_of<M: Served>(
     header: RecordHeader,
     record: Option<M>,
@@ -237,16 +216,11 @@ fn version_of<M: Served>(
         kind: header.kind.as_str().to_owned(),
         id: header.id,
         patient_id: header.patient_id,
-        version_number: header.version_number,
-        author: header.author,
-        author_org: header.author_org,
-        timestamp: rfc3339_ms(header.timestamp_ms),
-        timestamp_ms: header.timestamp_ms,
-        amendment_reason: header.amendment_reason,
+        record,
         tx_id: header.tx_id.to_string(),
+        header: RecordMeta::from(&header),
         block_number,
         tx_index,
-        record,
     }
 }
 
@@ -347,17 +321,6 @@ fn version_cursor(cursor: Option<&str>) -> Result<Option<Version>, ApiError> {
         block: block.parse().map_err(|_| bad())?,
         tx: tx.parse().map_err(|_| bad())?,
     }))
-}
-
-fn path_id(path: Result<Path<i64>, PathRejection>) -> Result<i64, ApiError> {
-    path.map(|Path(id)| id)
-        .map_err(|e| ApiError::BadRequest(format!("the id in the path: {}", e.body_text())))
-}
-
-fn query_of<Q>(query: Result<Query<Q>, QueryRejection>) -> Result<Q, ApiError> {
-    query
-        .map(|Query(q)| q)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
 fn page_of<M: Served>(state: &AppState, page: Page) -> Result<RecordPage<M>, ApiError> {
@@ -578,9 +541,9 @@ macro_rules! collection_handlers {
         async fn $get(
             State(state): State<AppState>,
             session: Session,
-            id: Result<Path<i64>, PathRejection>,
+            PathParams(id): PathParams<i64>,
         ) -> Result<Json<RecordVersion<$model>>, ApiError> {
-            get_record::<$model>(&state, &session, path_id(id)?).map(Json)
+            get_record::<$model>(&state, &session, id).map(Json)
         }
 
         #[utoipa::path(
@@ -598,9 +561,9 @@ macro_rules! collection_handlers {
         async fn $list(
             State(state): State<AppState>,
             session: Session,
-            list: Result<Query<ListQuery>, QueryRejection>,
+            QueryParams(list): QueryParams<ListQuery>,
         ) -> Result<Json<RecordPage<$model>>, ApiError> {
-            list_records::<$model>(&state, &session, &query_of(list)?).map(Json)
+            list_records::<$model>(&state, &session, &list).map(Json)
         }
     };
 }
@@ -639,10 +602,10 @@ macro_rules! version_handlers {
         async fn $amend(
             State(state): State<AppState>,
             session: Session,
-            id: Result<Path<i64>, PathRejection>,
+            PathParams(id): PathParams<i64>,
             JsonBody(amendment): JsonBody<AmendmentRequest>,
         ) -> Result<(StatusCode, Json<RecordVersion<$model>>), ApiError> {
-            amend_record::<$model>(&state, &session, path_id(id)?, amendment).await
+            amend_record::<$model>(&state, &session, id, amendment).await
         }
 
         #[utoipa::path(
@@ -661,10 +624,10 @@ macro_rules! version_handlers {
         async fn $versions(
             State(state): State<AppState>,
             session: Session,
-            id: Result<Path<i64>, PathRejection>,
-            history: Result<Query<HistoryQuery>, QueryRejection>,
+            PathParams(id): PathParams<i64>,
+            QueryParams(history): QueryParams<HistoryQuery>,
         ) -> Result<Json<RecordPage<$model>>, ApiError> {
-            record_history::<$model>(&state, &session, path_id(id)?, &query_of(history)?).map(Json)
+            record_history::<$model>(&state, &session, id, &history).map(Json)
         }
     };
 }
@@ -688,10 +651,10 @@ macro_rules! patient_records_handler {
         async fn $name(
             State(state): State<AppState>,
             session: Session,
-            id: Result<Path<i64>, PathRejection>,
-            list: Result<Query<ListQuery>, QueryRejection>,
+            PathParams(id): PathParams<i64>,
+            QueryParams(list): QueryParams<ListQuery>,
         ) -> Result<Json<RecordPage<$model>>, ApiError> {
-            patient_records::<$model>(&state, &session, path_id(id)?, &query_of(list)?).map(Json)
+            patient_records::<$model>(&state, &session, id, &list).map(Json)
         }
     };
 }
@@ -825,12 +788,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_are_rfc3339_with_milliseconds() {
-        assert_eq!(rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339_ms(1_717_000_000_123), "2024-05-29T16:26:40.123Z");
-    }
 
     #[test]
     fn cursors_parse_or_are_malformed() {
