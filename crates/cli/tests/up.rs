@@ -61,6 +61,7 @@ fn start(data: &Path, admin_password: Option<&str>) -> Running {
             Ok(line) => line,
             Err(e) => {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!(
                     "no `serving on` line ({e}); stderr so far:\n{}",
                     seen.join("\n")
