@@ -136,6 +136,7 @@ fn up(flags: UpFlags) -> anyhow::Result<ExitCode> {
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let state = runtime.block_on(async {
+        let shutdown = shutdown_signal()?;
         // Bind first: a busy port should fail before anything is created.
         let listener = tokio::net::TcpListener::bind(flags.listen)
             .await
@@ -164,7 +165,7 @@ fn up(flags: UpFlags) -> anyhow::Result<ExitCode> {
             state.node().peer().height(),
             started.elapsed().as_millis()
         );
-        ops::serve(listener, state.clone(), shutdown_signal())
+        ops::serve(listener, state.clone(), shutdown)
             .await
             .context("the HTTP server failed")?;
         anyhow::Ok(state)
@@ -175,27 +176,29 @@ fn up(flags: UpFlags) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on Ctrl-C (SIGINT) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// A future that completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed now, not when the
+/// future is first polled, so a signal that arrives while the node starts is not the default "die at
+/// once": it stops the server as soon as it runs.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+    {
+        Ok(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
     }
 }
 
