@@ -6,10 +6,21 @@
 //! wrote it, when, why, and in which transaction and block). Lists and histories are [`RecordPage`]s:
 //! `items` and an opaque `next_cursor` to pass back as `?cursor=`.
 //!
-//! Handlers only translate: a read is one `Node::query`, a write one `Node::invoke` signed by the
-//! logged-in person; the contract decides who may do what and what is valid, and its refusals become
-//! responses in [`crate::error`]. An amendment is merged here, at the JSON level, over the current
-//! version the person may read: the contract receives a whole record, as for a creation.
+//! ```json
+//! {"kind": "note", "id": 7, "patient_id": 1,
+//!  "record": {"note_id": 7, "person_id": 1, "note_date": "2024-06-01", ...},
+//!  "header": {"version_number": 2, "author": "doctor@hospital.test", "author_org": "Org1",
+//!             "timestamp": "2024-06-01T10:00:00Z", "tx_id": "9f…", "amendment_reason": "typo"},
+//!  "tx_id": "9f…", "block_number": 12, "tx_index": 0}
+//! ```
+//!
+//! Handlers only translate: a read is one query, a write one transaction signed by the logged-in
+//! person ([`AppState::query`], [`AppState::invoke`]); the contract decides who may do what and what is
+//! valid, and its refusals become responses in [`crate::error`]. An amendment is merged here, at the
+//! JSON level, over the current version the person may read: the contract receives a whole record, as
+//! for a creation. (It is merged again if another write commits first and the transaction fails its
+//! MVCC check; a write that commits between this read and the endorsement is not detected, since the
+//! contract's `amend` names no expected version.)
 
 use std::time::Instant;
 
@@ -157,15 +168,6 @@ pub struct AmendmentRequest {
 const REASON_FIELD: &str = "reason";
 
 // --- the node -------------------------------------------------------------------------------------
-
-/// Runs a read-only call as the person and decodes its answer.
-pub fn query<T: borsh::BorshDeserialize>(
-    state: &AppState,
-    session: &Session,
-    call: &EhrCall,
-) -> Result<T, ApiError> {
-    state.query(session, call)
-}
 
 /// Writes as the person (retried on MVCC conflicts) and waits for the commit: the new version's header,
 /// block and index.
@@ -358,7 +360,7 @@ pub fn get_record<M: Served>(
     session: &Session,
     id: i64,
 ) -> Result<RecordVersion<M>, ApiError> {
-    let record: Record = query(state, session, &EhrCall::Get { kind: M::KIND, id })?;
+    let record: Record = state.query(session, &EhrCall::Get { kind: M::KIND, id })?;
     stored_version(state, record)
 }
 
@@ -373,7 +375,7 @@ pub fn list_records<M: Served>(
         after: id_cursor(list.cursor.as_deref())?,
         limit: limit_of(list.limit)?,
     };
-    let page: Page = query(state, session, &call)?;
+    let page: Page = state.query(session, &call)?;
     page_of(state, page)
 }
 
@@ -390,7 +392,7 @@ pub fn patient_records<M: Served>(
         after: id_cursor(list.cursor.as_deref())?,
         limit: limit_of(list.limit)?,
     };
-    let page: Page = query(state, session, &call)?;
+    let page: Page = state.query(session, &call)?;
     page_of(state, page)
 }
 
@@ -407,7 +409,7 @@ pub async fn amend_record<M: Served>(
 ) -> Result<(StatusCode, Json<RecordVersion<M>>), ApiError> {
     let mut retries = 0;
     loop {
-        let current: Record = query(state, session, &EhrCall::Get { kind: M::KIND, id })?;
+        let current: Record = state.query(session, &EhrCall::Get { kind: M::KIND, id })?;
         let Some(current) = body_of::<M>(&current)? else {
             // Whoever may not read a record in full may not amend it either.
             return Err(ApiError::Forbidden(format!(
@@ -468,7 +470,7 @@ pub fn record_history<M: Served>(
         id,
         after: version_cursor(history.cursor.as_deref())?,
     };
-    let page: HistoryPage = query(state, session, &call)?;
+    let page: HistoryPage = state.query(session, &call)?;
     let items = page
         .items
         .into_iter()
