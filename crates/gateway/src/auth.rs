@@ -542,6 +542,7 @@ pub async fn logout(State(state): State<AppState>, session: Session) -> Result<R
         (status = 204, description = "Password changed"),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`current_password` is wrong (`wrong_password`) or `new_password` is too short or too long", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong passwords", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
