@@ -160,6 +160,10 @@ fn up_serves_with_the_password_from_the_environment_and_stops_cleanly_on_sigterm
         "the given password is never printed"
     );
     assert!(stderr.contains("stopping"), "{stderr}");
+    assert!(
+        !stderr.contains("still in use"),
+        "the node was shut down, not dropped: {stderr}"
+    );
     assert!(!data.join("initial-admin-password").exists());
     assert!(!data.join("users").exists(), "no plaintext key files");
 
