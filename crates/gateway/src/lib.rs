@@ -31,6 +31,7 @@ pub mod state;
 #[doc(hidden)]
 pub mod testing;
 pub mod wallet;
+pub mod web;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
