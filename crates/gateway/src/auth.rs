@@ -219,7 +219,7 @@ impl Session {
 }
 
 /// The session token of a request: `Authorization: Bearer`, else the session cookie.
-fn request_token(headers: &HeaderMap) -> Option<&str> {
+pub fn request_token(headers: &HeaderMap) -> Option<&str> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().ok()?;
         let (scheme, token) = value.split_once(' ')?;
@@ -389,7 +389,13 @@ pub fn rfc3339(unix_ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn session_cookie(state: &AppState, token: &str, max_age_s: i64) -> Result<HeaderValue, ApiError> {
+/// The `Set-Cookie` value that stores a session token in the browser (or, with an empty token and age
+/// 0, removes it).
+pub fn session_cookie(
+    state: &AppState,
+    token: &str,
+    max_age_s: i64,
+) -> Result<HeaderValue, ApiError> {
     let secure = if state.inner.config.secure_cookies {
         "; Secure"
     } else {
@@ -456,23 +462,51 @@ pub async fn login(
     ClientAddress(address): ClientAddress,
     JsonBody(request): JsonBody<LoginRequest>,
 ) -> Result<Response, ApiError> {
+    let LoginRequest { email, password } = request;
+    let (session, role, email) = match authenticate(&state, address, email, password).await? {
+        Ok(logged_in) => logged_in,
+        Err(rate_limited) => return Ok(rate_limited),
+    };
+    let cookie = session_cookie(
+        &state,
+        &session.token,
+        (session.expires_at_ms - state.now_ms()) / 1000,
+    )?;
+    let body = LoginResponse {
+        token: session.token,
+        expires_at: rfc3339(session.expires_at_ms),
+        role,
+        email,
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+}
+
+/// A successful login: the new session, the person's role and email.
+pub type LoggedIn = (NewSession, Role, String);
+
+/// Checks a person's credentials and opens a session: the one login path, shared by the API and the web
+/// pages. `Ok(Err(response))` is a rate-limited attempt (429 with `Retry-After`); wrong credentials are
+/// [`ApiError::InvalidCredentials`], whichever of email and password is wrong.
+pub async fn authenticate(
+    state: &AppState,
+    address: Option<IpAddr>,
+    email: String,
+    password: String,
+) -> Result<Result<LoggedIn, Response>, ApiError> {
     if !state.is_ready() {
         return Err(ApiError::Unavailable);
     }
-    let keys = LoginLimiter::keys(&request.email, address);
+    let keys = LoginLimiter::keys(&email, address);
     let limiter = &state.inner.login_limiter;
     if let Err(retry_after_ms) = limiter.check(&keys, state.now_ms()) {
-        return Ok(rate_limited(retry_after_ms));
+        return Ok(Err(rate_limited(retry_after_ms)));
     }
-    if request.password.len() > PASSWORD_BYTES_MAX
-        || request.email.len() > crate::wallet::EMAIL_BYTES_MAX
-    {
+    if password.len() > PASSWORD_BYTES_MAX || email.len() > crate::wallet::EMAIL_BYTES_MAX {
         limiter.fail(&keys, state.now_ms());
         return Err(ApiError::InvalidCredentials);
     }
     let unlocked = {
         let state = state.clone();
-        let LoginRequest { email, password } = request;
         tokio::task::spawn_blocking(move || state.inner.wallet.unlock(&email, &password))
             .await
             .map_err(|e| ApiError::Internal(format!("login task: {e}")))?
@@ -488,7 +522,7 @@ pub async fn login(
     let person = unlocked.person;
     limiter.succeed(&person.email);
     if !person.on_ledger {
-        crate::people::record_first_admin(&state, &unlocked.identity, &person.email).await?;
+        crate::people::record_first_admin(state, &unlocked.identity, &person.email).await?;
     }
     let session = state.inner.sessions.create(
         &person.email,
@@ -497,18 +531,13 @@ pub async fn login(
         state.now_ms(),
     );
     tracing::info!(email = %person.email, role = %person.role, "logged in");
-    let cookie = session_cookie(
-        &state,
-        &session.token,
-        (session.expires_at_ms - state.now_ms()) / 1000,
-    )?;
-    let body = LoginResponse {
-        token: session.token,
-        expires_at: rfc3339(session.expires_at_ms),
-        role: person.role,
-        email: person.email,
-    };
-    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+    Ok(Ok((session, person.role, person.email)))
+}
+
+/// Ends `session`: its token stops working at once.
+pub fn end_session(state: &AppState, session: &Session) {
+    state.inner.sessions.end(&session.key);
+    tracing::info!(email = %session.email, "logged out");
 }
 
 /// Ends the session (its token stops working at once) and clears the session cookie.
@@ -524,8 +553,7 @@ pub async fn login(
     )
 )]
 pub async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, ApiError> {
-    state.inner.sessions.end(&session.key);
-    tracing::info!(email = %session.email, "logged out");
+    end_session(&state, &session);
     let cookie = session_cookie(&state, "", 0)?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
@@ -554,11 +582,35 @@ pub async fn change_password(
     session: Session,
     JsonBody(request): JsonBody<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    check_new_password("new_password", &request.new_password)?;
+    match change_own_password(
+        &state,
+        address,
+        &session,
+        request.current_password,
+        request.new_password,
+    )
+    .await?
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(rate_limited) => Ok(rate_limited),
+    }
+}
+
+/// Changes the logged-in person's password (shared by the API and the web pages): checks the new one,
+/// re-encrypts the key under it, and ends the person's other sessions. `Ok(Err(response))` is a
+/// rate-limited attempt; a wrong current password is a 422 on `current_password`.
+pub async fn change_own_password(
+    state: &AppState,
+    address: Option<IpAddr>,
+    session: &Session,
+    current_password: String,
+    new_password: String,
+) -> Result<Result<(), Response>, ApiError> {
+    check_new_password("new_password", &new_password)?;
     let keys = LoginLimiter::keys(&session.email, address);
     let limiter = &state.inner.login_limiter;
     if let Err(retry_after_ms) = limiter.check(&keys, state.now_ms()) {
-        return Ok(rate_limited(retry_after_ms));
+        return Ok(Err(rate_limited(retry_after_ms)));
     }
     let changed = {
         let state = state.clone();
@@ -568,8 +620,8 @@ pub async fn change_password(
         tokio::task::spawn_blocking(move || {
             state.inner.wallet.change_password(
                 &email,
-                &request.current_password,
-                &request.new_password,
+                &current_password,
+                &new_password,
                 params,
                 now_ms,
             )
@@ -594,7 +646,7 @@ pub async fn change_password(
         .sessions
         .end_others(&session.email, &session.key);
     tracing::info!(email = %session.email, "password changed");
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(Ok(()))
 }
 
 /// `/auth/login`, `/auth/logout`, `/auth/password`.
