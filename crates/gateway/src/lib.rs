@@ -43,7 +43,10 @@ pub use state::AppState;
 pub fn router(state: AppState) -> Router {
     let (routes, document) = api();
     let (document_route, _) = openapi::serve(document);
-    routes.merge(document_route).with_state(state)
+    routes
+        .merge(document_route)
+        .merge(web::routes())
+        .with_state(state)
 }
 
 /// The OpenAPI document of [`router`], as served at [`openapi::DOCUMENT_PATH`].

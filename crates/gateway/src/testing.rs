@@ -341,3 +341,132 @@ impl TestGateway {
         (self.login(&email, DOCTOR_PASSWORD).await, email)
     }
 }
+
+/// A browser for the web pages' tests: keeps cookies, posts forms with the page's CSRF token.
+pub struct TestBrowser<'g> {
+    gateway: &'g TestGateway,
+    cookies: std::collections::BTreeMap<String, String>,
+    /// Sent as `Accept-Language` when set.
+    pub accept_language: Option<String>,
+}
+
+impl<'g> TestBrowser<'g> {
+    pub fn new(gateway: &'g TestGateway) -> TestBrowser<'g> {
+        TestBrowser {
+            gateway,
+            cookies: Default::default(),
+            accept_language: None,
+        }
+    }
+
+    fn cookie_header(&self) -> Option<String> {
+        (!self.cookies.is_empty()).then(|| {
+            self.cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    fn remember(&mut self, response: &TestResponse) {
+        for value in response.headers.get_all(header::SET_COOKIE) {
+            let Ok(value) = value.to_str() else { continue };
+            let Some((pair, attributes)) = value.split_once(';').or(Some((value, ""))) else {
+                continue;
+            };
+            let Some((name, content)) = pair.split_once('=') else {
+                continue;
+            };
+            if content.is_empty() || attributes.contains("Max-Age=0") {
+                self.cookies.remove(name.trim());
+            } else {
+                self.cookies
+                    .insert(name.trim().to_owned(), content.to_owned());
+            }
+        }
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(cookies) = self.cookie_header() {
+            builder = builder.header(header::COOKIE, cookies);
+        }
+        if let Some(lang) = &self.accept_language {
+            builder = builder.header(header::ACCEPT_LANGUAGE, lang);
+        }
+        let body = match form {
+            Some(fields) => {
+                builder = builder.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Body::from(serde_urlencoded::to_string(fields).expect("form encodes"))
+            }
+            None => Body::empty(),
+        };
+        let response = self
+            .gateway
+            .send(builder.body(body).expect("a request"))
+            .await;
+        self.remember(&response);
+        response
+    }
+
+    pub async fn get(&mut self, path: &str) -> TestResponse {
+        self.send(Method::GET, path, None).await
+    }
+
+    /// Posts a form as is (add the `csrf` field yourself, or use [`TestBrowser::submit`]).
+    pub async fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        self.send(Method::POST, path, Some(fields)).await
+    }
+
+    /// Loads `page`, takes the CSRF token of its forms, and posts `fields` with it to `action`.
+    pub async fn submit(
+        &mut self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> TestResponse {
+        let html = self.get(page).await.text();
+        let csrf = csrf_of(&html).expect("the page has a form with a CSRF token");
+        let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_form(action, &all).await
+    }
+
+    /// Logs in through the login page; returns the answer to the form (a redirect on success).
+    pub async fn login(&mut self, email: &str, password: &str) -> TestResponse {
+        self.submit(
+            "/login",
+            "/login",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+
+    pub fn has_cookie(&self, name: &str) -> bool {
+        self.cookies.contains_key(name)
+    }
+}
+
+/// The value of the first `name="csrf"` hidden input in a page.
+pub fn csrf_of(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf\"")?;
+    let rest = &html[at..];
+    let value = rest.find("value=\"")? + "value=\"".len();
+    let end = rest[value..].find('"')?;
+    Some(rest[value..value + end].to_owned())
+}
+
+/// Where a redirect points.
+pub fn location(response: &TestResponse) -> Option<String> {
+    response
+        .headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}

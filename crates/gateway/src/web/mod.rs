@@ -1,6 +1,41 @@
-//! The web application's building blocks that know no HTTP: [`fields`], the one description of every
-//! model's fields that the forms, detail pages and form parsing are generated from (as AdminBro generated
-//! its panel), and [`i18n`], the Spanish and English text of every page and the local date formats.
+//! The web application: server-rendered pages (askama templates in `crates/gateway/templates/`), no
+//! front-end build step, small plain JavaScript only where it helps (`static/app.js`); every form works
+//! without JavaScript.
+//!
+//! - [`fields`]: the one description of every model's fields that forms, detail pages and form parsing
+//!   are generated from (as AdminBro generated its panel).
+//! - [`i18n`]: the Spanish and English text of every page, and local date formats.
+//! - [`page`]: the per-request page context (language, person, CSRF token) and the extractor that sends
+//!   anonymous visitors to the login page.
+//! - [`pages`]: login, logout, the language switch, error pages, static files.
+//! - [`account`]: the password-change page; `account::field_messages` turns field errors into messages
+//!   shown next to their inputs.
+//!
+//! Architecture invariant: pages call the same service functions as the REST API (`records`, `people`,
+//! `ledger`, `auth`), so a rule is enforced once, whichever door a person comes in by.
 
+pub mod account;
 pub mod fields;
 pub mod i18n;
+pub mod page;
+pub mod pages;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::AppState;
+
+/// The web application's routes (outside `/api`).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/login", get(pages::login_form).post(pages::login_submit))
+        .route("/logout", post(pages::logout))
+        .route(
+            "/password",
+            get(account::password_form).post(account::password_submit),
+        )
+        .route("/lang/{code}", get(pages::switch_language))
+        .route("/static/app.css", get(pages::app_css))
+        .route("/static/app.js", get(pages::app_js))
+}

@@ -1,0 +1,2 @@
+// medledger: small progressive enhancements only; every form works without JavaScript.
+"use strict";
