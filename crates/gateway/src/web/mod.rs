@@ -4,6 +4,8 @@
 //!
 //! - [`fields`]: the one description of every model's fields that forms, detail pages and form parsing
 //!   are generated from (as AdminBro generated its panel).
+//! - [`forms`]: the generic record form (`templates/form.html`) generated from [`fields`], with values
+//!   and errors next to each field.
 //! - [`i18n`]: the Spanish and English text of every page, and local date formats.
 //! - [`page`]: the per-request page context (language, person, CSRF token) and the extractor that sends
 //!   anonymous visitors to the login page.
@@ -16,6 +18,7 @@
 
 pub mod account;
 pub mod fields;
+pub mod forms;
 pub mod i18n;
 pub mod page;
 pub mod pages;
