@@ -12,8 +12,9 @@
 //! - `same_chain`: same height and last header hash;
 //! - `same_state`: identical world state (every key, value and version);
 //! - `durable`: after a restart, peer B has every block it had acknowledged;
-//! - `lie_refused`: a damaged block changes neither peer;
-//! and at the end `verify` accepts both ledgers.
+//! - `lie_refused`: a damaged block changes neither peer.
+//!
+//! At the end `verify` must accept both ledgers.
 //!
 //! Not yet simulated: the network between nodes and consensus (the multi-node issue brings both, and
 //! turmoil for their faults), disk faults inside redb, clock skew between nodes.
