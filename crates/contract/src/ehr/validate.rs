@@ -4,9 +4,9 @@
 //! made by the contract, which appends an `unknown_patient` error to the same list. The rules:
 //! - ids (`*_id` that are not concept ids) are positive; concept ids are non-negative (OMOP uses 0 for
 //!   "no matching concept"); counts (`refills`, `days_supply`) and `quantity` are non-negative;
-//! - required text is not blank; text is at most `limits::SHORT_TEXT_BYTES_MAX` bytes, except `note_text`
-//!   and `sig` (OMOP `varchar(MAX)`) at most `limits::NOTE_TEXT_BYTES_MAX`. OMOP's own `varchar(n)` widths
-//!   count characters and are not enforced: accented Spanish names must not be cut;
+//! - required text is not blank (not only `char::is_whitespace`); text is at most [`SHORT_TEXT_CHARS_MAX`]
+//!   characters, except `note_text` and `sig` (OMOP `varchar(MAX)`) at most [`LONG_TEXT_CHARS_MAX`], and an
+//!   amendment's reason at most [`REASON_CHARS_MAX`]. OMOP's own `varchar(n)` widths are not enforced;
 //! - a birth year is within 1850..=the invocation's year, a birth month and day make a real date, and a
 //!   provider's optional year of birth is plausible too;
 //! - an end (date or datetime, and the verbatim end date) is not before its start;
@@ -25,8 +25,32 @@ use crate::error::{FieldError, codes};
 
 /// Earliest plausible year of birth.
 pub const BIRTH_YEAR_MIN: i64 = 1850;
-/// Longest email address, in bytes (RFC 5321's path limit).
+/// Longest email address, in bytes (RFC 5321's path limit); emails are ASCII, so also in characters.
 pub const EMAIL_BYTES_MAX: usize = 254;
+
+// Text limits count characters (Unicode scalar values, `str::chars`), not bytes: that is the unit of JSON
+// Schema's `maxLength`, so the API document can state each limit exactly (a byte limit cannot be written
+// as a `maxLength`: 255 bytes are 63 to 255 characters), and an accented Spanish name gets as many
+// letters as an English one. A character is at most 4 bytes in UTF-8, so each limit also bounds the bytes
+// a field can take on the ledger; the assertions below keep those bounds within the ledger's limits.
+
+/// Longest short text (names, codes, identifiers, source values), in characters (≤ 1020 bytes).
+pub const SHORT_TEXT_CHARS_MAX: usize = 255;
+/// Longest long text (`note_text`, `sig`), in characters: chosen so that the worst case, 4 bytes a
+/// character, is `limits::NOTE_TEXT_BYTES_MAX`, which keeps a record well under `limits::VALUE_BYTES_MAX`.
+pub const LONG_TEXT_CHARS_MAX: usize = limits::NOTE_TEXT_BYTES_MAX / 4;
+/// Longest amendment reason, in characters (≤ 4 KiB).
+pub const REASON_CHARS_MAX: usize = 1024;
+/// Most bytes a character takes in UTF-8.
+const UTF8_BYTES_PER_CHAR_MAX: usize = 4;
+
+const _: () = assert!(LONG_TEXT_CHARS_MAX * UTF8_BYTES_PER_CHAR_MAX <= limits::NOTE_TEXT_BYTES_MAX);
+// The largest record (a drug exposure: one long text and seven short ones) with the largest header (an
+// amendment reason) stays well under a world-state value: the rest is numbers, dates and an email.
+const _: () = assert!(
+    (LONG_TEXT_CHARS_MAX + 8 * SHORT_TEXT_CHARS_MAX + REASON_CHARS_MAX) * UTF8_BYTES_PER_CHAR_MAX
+        < limits::VALUE_BYTES_MAX * 2 / 3
+);
 
 /// Collects field errors.
 #[derive(Default)]
@@ -97,12 +121,17 @@ impl Checker {
         }
     }
 
+    /// At most `max` characters (counted without walking past the limit).
     fn length(&mut self, field: &str, value: &str, max: usize) {
-        if value.len() > max {
+        // A character is at least one byte: a string of at most `max` bytes is within the limit.
+        if value.len() > max && value.chars().nth(max).is_some() {
             self.push(
                 field,
                 codes::TOO_LONG,
-                format!("is {} bytes long; the limit is {max}", value.len()),
+                format!(
+                    "is {} characters long; the limit is {max}",
+                    value.chars().count()
+                ),
             );
         }
     }
@@ -155,8 +184,8 @@ impl Checker {
     }
 }
 
-const SHORT: usize = limits::SHORT_TEXT_BYTES_MAX;
-const LONG: usize = limits::NOTE_TEXT_BYTES_MAX;
+const SHORT: usize = SHORT_TEXT_CHARS_MAX;
+const LONG: usize = LONG_TEXT_CHARS_MAX;
 
 /// Whether `s` is an email address of the accepted shape: ASCII `local@domain`, the local part of RFC 5322
 /// atext characters except `/` with single inner dots, the domain at least two dot-separated labels of
@@ -207,10 +236,10 @@ pub fn validate_record(record: &NewRecord, now_year: i64) -> Vec<FieldError> {
 /// The field name amendment reasons are reported under.
 pub const REASON_FIELD: &str = "amendment_reason";
 
-/// Validates an amendment's reason: required, at most `limits::REASON_BYTES_MAX` bytes.
+/// Validates an amendment's reason: required, at most [`REASON_CHARS_MAX`] characters.
 pub fn validate_reason(reason: &str) -> Vec<FieldError> {
     let mut c = Checker::default();
-    c.text(REASON_FIELD, reason, limits::REASON_BYTES_MAX);
+    c.text(REASON_FIELD, reason, REASON_CHARS_MAX);
     c.errors
 }
 

@@ -17,9 +17,10 @@
 //! [`json_to_form`] turns a record's JSON back into form values, to prefill an amendment. Times are UTC:
 //! `<input type=datetime-local>` has no zone, and the labels say "(UTC)".
 
-use medledger_contract::ehr::validate::{EMAIL_BYTES_MAX, is_email};
+use medledger_contract::ehr::validate::{
+    EMAIL_BYTES_MAX, LONG_TEXT_CHARS_MAX, SHORT_TEXT_CHARS_MAX, is_email,
+};
 use medledger_contract::ehr::{Date, DateTime, Decimal, RecordKind};
-use medledger_types::limits;
 use serde_json::{Map, Value};
 
 use super::i18n::Lang;
@@ -86,11 +87,11 @@ impl InputKind {
         }
     }
 
-    /// The contract's length limit for text of this kind, in bytes.
+    /// The contract's length limit for text of this kind, in characters (emails are ASCII).
     const fn max_len(self) -> Option<usize> {
         match self {
-            InputKind::Text => Some(limits::SHORT_TEXT_BYTES_MAX),
-            InputKind::LongText => Some(limits::NOTE_TEXT_BYTES_MAX),
+            InputKind::Text => Some(SHORT_TEXT_CHARS_MAX),
+            InputKind::LongText => Some(LONG_TEXT_CHARS_MAX),
             InputKind::Email => Some(EMAIL_BYTES_MAX),
             _ => None,
         }
@@ -114,8 +115,8 @@ pub struct FieldSpec {
     pub required: bool,
     pub label: Text,
     pub help: Option<Text>,
-    /// The contract's limit in bytes (text, long text and email); `None` for other kinds. An HTML
-    /// `maxlength` counts characters, so use it only as a hint: [`form_to_json`] checks bytes.
+    /// The contract's limit in characters (text, long text and email); `None` for other kinds. An HTML
+    /// `maxlength` counts UTF-16 code units, so use it only as a hint: [`form_to_json`] counts characters.
     pub max_len: Option<usize>,
     /// Suggested concept ids ([`InputKind::Concept`]) or the options ([`InputKind::Select`]).
     pub choices: &'static [Choice],
@@ -822,7 +823,7 @@ pub fn new_form_defaults(kind: RecordKind) -> &'static [(&'static str, &'static 
 pub enum FieldErrorKind {
     /// Empty or missing, and the form requires it.
     Required,
-    /// Longer than [`FieldSpec::max_len`] bytes.
+    /// Longer than [`FieldSpec::max_len`] characters.
     TooLong,
     /// Not a whole number (integers and concept ids).
     NotAnInteger,
@@ -922,7 +923,10 @@ fn parse_value(spec: &FieldSpec, raw: &str) -> Result<Value, FieldErrorKind> {
             Ok(Value::Null)
         };
     }
-    if spec.max_len.is_some_and(|max| text.len() > max) {
+    if spec
+        .max_len
+        .is_some_and(|max| text.chars().nth(max).is_some())
+    {
         return Err(FieldErrorKind::TooLong);
     }
     match spec.input {
@@ -1307,7 +1311,7 @@ mod tests {
     #[test]
     fn form_values_become_json_values() {
         use FieldErrorKind::*;
-        let long = "x".repeat(limits::SHORT_TEXT_BYTES_MAX + 1);
+        let long = "x".repeat(SHORT_TEXT_CHARS_MAX + 1);
         // (field, typed value or None for absent, expected JSON value or error)
         let cases: &[(&str, Option<&str>, Result<Value, FieldErrorKind>)] = &[
             ("note_id", Some(" 12 "), Ok(Value::from(12))),

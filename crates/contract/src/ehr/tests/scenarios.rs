@@ -551,13 +551,16 @@ fn an_amendment_needs_a_reason() {
             [("amendment_reason".to_string(), "required".to_string())]
         );
     }
-    let long = "x".repeat(limits::REASON_BYTES_MAX + 1);
+    let long = "x".repeat(crate::ehr::validate::REASON_CHARS_MAX + 1);
     assert_eq!(
         fields(ledger.submit(&doc, &amend(&long))),
         [("amendment_reason".to_string(), "too_long".to_string())]
     );
     ledger
-        .submit(&doc, &amend(&"x".repeat(limits::REASON_BYTES_MAX)))
+        .submit(
+            &doc,
+            &amend(&"é".repeat(crate::ehr::validate::REASON_CHARS_MAX)),
+        )
         .expect("a reason at the limit");
 }
 
@@ -865,7 +868,9 @@ fn the_function_must_name_the_call_and_there_is_exactly_one_argument() {
 fn large_pages_stop_at_the_byte_budget_with_a_cursor() {
     let mut ledger = seeded();
     let doc = doctor_signer();
-    let text = "x".repeat(60 * 1024);
+    // 60 KiB of text within the character limit: 15 Ki four-byte characters.
+    let text = "😷".repeat(15 * 1024);
+    assert_eq!(text.len(), 60 * 1024);
     let count = PAGE_BYTES_MAX / (60 * 1024) + 10;
     for id in 2..(count as i64 + 2) {
         ledger.create(

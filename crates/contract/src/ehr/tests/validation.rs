@@ -4,7 +4,10 @@
 use medledger_types::{Role, limits};
 
 use super::*;
-use crate::ehr::validate::{is_email, validate_reason, validate_record};
+use crate::ehr::validate::{
+    LONG_TEXT_CHARS_MAX, REASON_CHARS_MAX, SHORT_TEXT_CHARS_MAX, is_email, validate_reason,
+    validate_record,
+};
 use crate::ehr::values::{days_in_month, is_leap_year, year_of_unix_millis};
 use crate::error::FieldError;
 
@@ -40,7 +43,8 @@ fn the_samples_are_valid() {
 
 #[test]
 fn each_rule_names_its_field_and_code() {
-    let long = "é".repeat(limits::SHORT_TEXT_BYTES_MAX / 2 + 1); // 256 bytes, 128 characters
+    // Limits count characters: 256 characters is one too many, whatever their bytes.
+    let long = "x".repeat(SHORT_TEXT_CHARS_MAX + 1);
     let table: Vec<(NewRecord, Vec<(String, String)>)> = vec![
         // ids and concept ids
         (
@@ -284,14 +288,15 @@ fn each_rule_names_its_field_and_code() {
         ),
         (
             NewRecord::Note(Note {
-                note_text: "x".repeat(limits::NOTE_TEXT_BYTES_MAX + 1),
+                note_text: "x".repeat(LONG_TEXT_CHARS_MAX + 1),
                 ..note(1, 1)
             }),
             vec![e("note_text", "too_long")],
         ),
         (
             NewRecord::Note(Note {
-                note_text: "x".repeat(limits::NOTE_TEXT_BYTES_MAX),
+                // At the limit in characters, and four times as many bytes.
+                note_text: "😷".repeat(LONG_TEXT_CHARS_MAX),
                 ..note(1, 1)
             }),
             vec![],
@@ -454,8 +459,39 @@ fn reasons_are_required_and_bounded() {
     assert_eq!(validate_reason("typo"), []);
     assert_eq!(validate_reason("").len(), 1);
     assert_eq!(
-        validate_reason(&"r".repeat(limits::REASON_BYTES_MAX + 1))[0].code,
+        validate_reason(&"r".repeat(REASON_CHARS_MAX + 1))[0].code,
         "too_long"
+    );
+    assert_eq!(validate_reason(&"ñ".repeat(REASON_CHARS_MAX)), []);
+    assert_eq!(
+        validate_reason("\u{2003}\t\u{3000}")[0].code,
+        "required",
+        "Unicode white space is blank"
+    );
+}
+
+#[test]
+fn text_limits_count_characters_not_bytes() {
+    let at_limit = "é".repeat(SHORT_TEXT_CHARS_MAX); // 510 bytes
+    let patient_named = |name: &str| {
+        NewRecord::Patient(Patient {
+            given_name: Some(name.to_owned()),
+            ..patient(1)
+        })
+    };
+    assert_eq!(errors(patient_named(&at_limit)), []);
+    assert_eq!(
+        errors(patient_named(&format!("{at_limit}é"))),
+        [e("given_name", "too_long")]
+    );
+    assert_eq!(errors(patient_named(&"x".repeat(SHORT_TEXT_CHARS_MAX))), []);
+    // A character beyond the Basic Multilingual Plane is one character (two UTF-16 units).
+    assert_eq!(
+        errors(NewRecord::Doctor(Doctor {
+            family_name: "𝔄".repeat(SHORT_TEXT_CHARS_MAX),
+            ..doctor(1, "a@b.cu")
+        })),
+        []
     );
 }
 
