@@ -288,6 +288,17 @@ pub async fn create_admin(
     session: Session,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
+    let version = register_admin(&state, &session, body).await?;
+    Ok(created(format!("/api/v1/admins/{}", version.id), version))
+}
+
+/// Registers an administrator from a [`NewAdmin`] JSON body: what `POST /admins` does, shared with the
+/// web form. Answers version 1 of the profile, committed.
+pub async fn register_admin(
+    state: &AppState,
+    session: &Session,
+    body: Value,
+) -> Result<RecordVersion<Admin>, ApiError> {
     session.require(&[Role::Admin])?;
     let NewAdmin {
         admin_id,
@@ -297,8 +308,8 @@ pub async fn create_admin(
         password,
     } = parse_model(body)?;
     let (written, record) = register(
-        &state,
-        &session,
+        state,
+        session,
         Role::Admin,
         &email.clone(),
         password,
@@ -318,10 +329,7 @@ pub async fn create_admin(
             "registered an admin that is not one".into(),
         ));
     };
-    Ok(created(
-        format!("/api/v1/admins/{admin_id}"),
-        registered(admin, &written),
-    ))
+    Ok(registered(admin, &written))
 }
 
 /// One administrator (administrators and doctors).
@@ -395,6 +403,17 @@ pub async fn create_doctor(
     session: Session,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
+    let version = register_doctor(&state, &session, body).await?;
+    Ok(created(format!("/api/v1/doctors/{}", version.id), version))
+}
+
+/// Registers a doctor from a [`NewDoctor`] JSON body: what `POST /doctors` does, shared with the web
+/// form. Answers version 1 of the profile, committed.
+pub async fn register_doctor(
+    state: &AppState,
+    session: &Session,
+    body: Value,
+) -> Result<RecordVersion<Doctor>, ApiError> {
     session.require(&[Role::Admin])?;
     let NewDoctor {
         provider_id,
@@ -418,8 +437,8 @@ pub async fn create_doctor(
         password,
     } = parse_model(body)?;
     let (written, record) = register(
-        &state,
-        &session,
+        state,
+        session,
         Role::Doctor,
         &email.clone(),
         password,
@@ -453,10 +472,7 @@ pub async fn create_doctor(
             "registered a doctor that is not one".into(),
         ));
     };
-    Ok(created(
-        format!("/api/v1/doctors/{provider_id}"),
-        registered(doctor, &written),
-    ))
+    Ok(registered(doctor, &written))
 }
 
 /// One doctor (administrators and doctors).
