@@ -292,6 +292,102 @@ static MESSAGES: &[(&str, &str, &str)] = &[
         "See it on the ledger",
         "Verlo en la cadena de bloques",
     ),
+    // Web: clinical pages
+    ("clinical.patient_untitled", "Patient {id}", "Paciente {id}"),
+    ("clinical.note_title", "Note {id}", "Nota {id}"),
+    (
+        "clinical.drug_exposure_title",
+        "Drug exposure {id}",
+        "Exposición a medicamento {id}",
+    ),
+    ("clinical.record_title", "Record {id}", "Registro {id}"),
+    (
+        "clinical.chart_of",
+        "Patient chart: {name}",
+        "Historia clínica: {name}",
+    ),
+    ("clinical.patient", "Patient", "Paciente"),
+    (
+        "clinical.search_results",
+        "Patients matching “{q}”",
+        "Pacientes que coinciden con «{q}»",
+    ),
+    (
+        "clinical.found_by_id",
+        "The patient with ID {id}.",
+        "El paciente con ID {id}.",
+    ),
+    (
+        "clinical.search_stopped",
+        "The search stopped after looking at {count} patients; there are more. Search by patient ID, or type more of the name or identity card number.",
+        "La búsqueda se detuvo tras revisar {count} pacientes; hay más. Busque por ID del paciente o escriba más del nombre o del carné de identidad.",
+    ),
+    (
+        "clinical.search_too_many",
+        "Only the first {count} matches are shown; type more of the name or number.",
+        "Solo se muestran las primeras {count} coincidencias; escriba más del nombre o del número.",
+    ),
+    (
+        "clinical.all_patients",
+        "Show all patients",
+        "Ver todos los pacientes",
+    ),
+    (
+        "clinical.chart_truncated",
+        "Only the first {count} are shown.",
+        "Solo se muestran los primeros {count}.",
+    ),
+    ("clinical.untitled", "(untitled)", "(sin título)"),
+    (
+        "clinical.add_note_for",
+        "Add a note: {name}",
+        "Agregar nota: {name}",
+    ),
+    (
+        "clinical.add_drug_exposure_for",
+        "Add a drug exposure: {name}",
+        "Agregar exposición a medicamento: {name}",
+    ),
+    ("clinical.amend_title", "Amend: {what}", "Enmendar: {what}"),
+    (
+        "clinical.history_title",
+        "History: {what}",
+        "Historial: {what}",
+    ),
+    ("clinical.changes", "Changes", "Cambios"),
+    ("clinical.field", "Field", "Campo"),
+    ("clinical.before", "Before", "Antes"),
+    ("clinical.after", "After", "Después"),
+    (
+        "clinical.first_version",
+        "The record as first written.",
+        "El registro tal como se escribió por primera vez.",
+    ),
+    (
+        "clinical.no_field_changed",
+        "No field changed.",
+        "No cambió ningún campo.",
+    ),
+    (
+        "clinical.nothing_changed",
+        "Nothing was changed: change at least one field.",
+        "No se cambió nada: modifique al menos un campo.",
+    ),
+    (
+        "clinical.history_truncated",
+        "Only the first {count} versions are shown.",
+        "Solo se muestran las primeras {count} versiones.",
+    ),
+    (
+        "clinical.back_to_record",
+        "Back to the record",
+        "Volver al registro",
+    ),
+    (
+        "clinical.back_to_patients",
+        "Back to the patients",
+        "Volver a los pacientes",
+    ),
     // The ledger explorer.
     (
         "explorer.title",

@@ -17,6 +17,7 @@
 //! `ledger`, `auth`), so a rule is enforced once, whichever door a person comes in by.
 
 pub mod account;
+pub mod clinical;
 pub mod fields;
 pub mod forms;
 pub mod i18n;
@@ -40,6 +41,8 @@ pub fn routes() -> Router<AppState> {
             get(account::password_form).post(account::password_submit),
         )
         .route("/lang/{code}", get(pages::switch_language))
+        // Doctors' pages (patients, charts, records, amendments, history): web/clinical/.
+        .merge(clinical::routes())
         // People (administrators only): web/people_pages.rs.
         .route("/admins", get(people_pages::list_admins))
         .route(

@@ -1,0 +1,266 @@
+//! `/patients`: the list of patients a page at a time, and the search by name, identity card number or
+//! id; `/patients/new`: the registration form.
+//!
+//! Search: the contract has no name index yet, so an all-digits query is first tried as a patient id
+//! (one direct read), and otherwise the patients are scanned a page at a time, at most
+//! [`SEARCH_SCAN_RECORDS_MAX`] of them, keeping those whose names or identity card number contain the
+//! query (case and accents ignored). The page says when the scan stopped before the end, so a doctor
+//! never takes "no results" for "no such patient" on a large ledger.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use medledger_contract::ehr::{Patient, RecordKind};
+use medledger_types::limits;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::super::fields;
+use super::super::forms::{FormView, defaults, form_values};
+use super::super::page::{Page, WebUser, urlencode};
+use super::super::pages::{PageError, render};
+use super::view::{fold, patient_matches, patient_title, record_json, text_of};
+use super::{NewRecordPage, Refusal, check_csrf, create_from_form, doctor_only, unprocessable};
+use crate::records::{ListQuery, RecordVersion, get_record, list_records};
+use crate::{ApiError, AppState};
+
+/// At most this many patients are read by one search (ten pages of the largest size).
+pub const SEARCH_SCAN_RECORDS_MAX: usize = 5_000;
+/// At most this many matches are shown.
+pub const SEARCH_RESULTS_MAX: usize = 100;
+/// Patients per page of the list.
+pub const LIST_PAGE_RECORDS: u32 = 50;
+
+/// One patient in the list.
+pub struct PatientRow {
+    pub id: i64,
+    pub name: String,
+    pub national_id: String,
+    pub year_of_birth: String,
+}
+
+impl PatientRow {
+    fn new(page: &Page, id: i64, record: &Map<String, Value>) -> PatientRow {
+        PatientRow {
+            id,
+            name: patient_title(page.lang, id, record),
+            national_id: text_of(record, "national_id")
+                .unwrap_or(page.t("record.no_value"))
+                .to_owned(),
+            year_of_birth: record
+                .get("year_of_birth")
+                .and_then(Value::as_i64)
+                .map_or_else(|| page.t("record.no_value").to_owned(), |y| y.to_string()),
+        }
+    }
+
+    fn of(page: &Page, version: &RecordVersion<Patient>) -> Result<PatientRow, ApiError> {
+        Ok(PatientRow::new(page, version.id, &record_json(version)?))
+    }
+
+    pub fn href(&self) -> String {
+        format!("/patients/{}", self.id)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "clinical/patients.html")]
+struct PatientsPage<'a> {
+    page: &'a Page,
+    query: String,
+    rows: Vec<PatientRow>,
+    /// What the results are (a search's heading), if a search.
+    results_heading: Option<String>,
+    /// Why the results may be incomplete.
+    notices: Vec<String>,
+    next_page: Option<String>,
+    first_page: Option<String>,
+    national_id_label: &'static str,
+    year_label: &'static str,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListParams {
+    #[serde(default)]
+    q: Option<String>,
+    #[serde(default)]
+    cursor: Option<String>,
+}
+
+/// What a search found.
+struct Found {
+    rows: Vec<PatientRow>,
+    notices: Vec<String>,
+}
+
+/// The search: an id first if the query is all digits, else a bounded scan.
+fn search(state: &AppState, user: &WebUser, query: &str) -> Result<Found, ApiError> {
+    let page = &user.page;
+    if query.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(id) = query.parse::<i64>()
+    {
+        match get_record::<Patient>(state, &user.session, id) {
+            Ok(version) => {
+                return Ok(Found {
+                    rows: vec![PatientRow::of(page, &version)?],
+                    notices: vec![page.tf("clinical.found_by_id", &[("id", query)])],
+                });
+            }
+            // Not an id after all (or not a valid one): an identity card number, perhaps.
+            Err(ApiError::NotFound(_) | ApiError::BadRequest(_) | ApiError::Validation(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let folded = fold(query);
+    let mut found = Found {
+        rows: Vec::new(),
+        notices: Vec::new(),
+    };
+    let mut scanned = 0;
+    let mut cursor = None;
+    loop {
+        let remaining = SEARCH_SCAN_RECORDS_MAX - scanned;
+        let list = ListQuery {
+            limit: Some(remaining.min(limits::PAGE_LIMIT_MAX) as u32),
+            cursor,
+        };
+        let batch = list_records::<Patient>(state, &user.session, &list)?;
+        scanned += batch.items.len();
+        for version in &batch.items {
+            let record = record_json(version)?;
+            if patient_matches(&record, &folded) {
+                if found.rows.len() == SEARCH_RESULTS_MAX {
+                    let count = SEARCH_RESULTS_MAX.to_string();
+                    found
+                        .notices
+                        .push(page.tf("clinical.search_too_many", &[("count", &count)]));
+                    return Ok(found);
+                }
+                found.rows.push(PatientRow::new(page, version.id, &record));
+            }
+        }
+        cursor = batch.next_cursor;
+        if cursor.is_none() {
+            return Ok(found);
+        }
+        if scanned >= SEARCH_SCAN_RECORDS_MAX {
+            let count = scanned.to_string();
+            found
+                .notices
+                .push(page.tf("clinical.search_stopped", &[("count", &count)]));
+            return Ok(found);
+        }
+    }
+}
+
+/// `GET /patients`: the list (`?cursor=` for later pages) or a search (`?q=`).
+pub async fn list(
+    State(state): State<AppState>,
+    user: WebUser,
+    Query(params): Query<ListParams>,
+) -> Result<Response, PageError> {
+    doctor_only(&user)?;
+    let page = &user.page;
+    let query = params.q.as_deref().unwrap_or("").trim().to_owned();
+    let national_id_label = fields::field(RecordKind::Patient, "national_id")
+        .map_or("national_id", |f| f.label.get(page.lang));
+    let year_label = fields::field(RecordKind::Patient, "year_of_birth")
+        .map_or("year_of_birth", |f| f.label.get(page.lang));
+    let fail = |e| PageError::new(page, e);
+    let view = if query.is_empty() {
+        let list = ListQuery {
+            limit: Some(LIST_PAGE_RECORDS),
+            cursor: params.cursor.clone(),
+        };
+        let batch = list_records::<Patient>(&state, &user.session, &list).map_err(fail)?;
+        let rows = batch
+            .items
+            .iter()
+            .map(|version| PatientRow::of(page, version))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(fail)?;
+        PatientsPage {
+            page,
+            query,
+            rows,
+            results_heading: None,
+            notices: Vec::new(),
+            next_page: batch
+                .next_cursor
+                .map(|c| format!("/patients?cursor={}", urlencode(&c))),
+            first_page: params.cursor.is_some().then(|| "/patients".to_owned()),
+            national_id_label,
+            year_label,
+        }
+    } else {
+        let found = search(&state, &user, &query).map_err(fail)?;
+        PatientsPage {
+            page,
+            results_heading: Some(page.tf("clinical.search_results", &[("q", &query)])),
+            query,
+            rows: found.rows,
+            notices: found.notices,
+            next_page: None,
+            first_page: None,
+            national_id_label,
+            year_label,
+        }
+    };
+    Ok(render(&view))
+}
+
+fn new_patient_page(
+    page: &Page,
+    values: &[(String, String)],
+    refusal: Option<Refusal>,
+) -> Response {
+    let errors = match refusal {
+        None => Default::default(),
+        Some(Refusal::Fields(errors)) => errors,
+        Some(Refusal::Page(error)) => return error.into_response(),
+    };
+    let failed = !errors.is_empty();
+    let form = FormView::new(page, "/patients/new", RecordKind::Patient, values, &errors)
+        .with_submit(page.t("form.save"))
+        .with_cancel("/patients", page.t("form.cancel"));
+    let response = render(&NewRecordPage {
+        page,
+        title: page.t("list.add_patient").to_owned(),
+        context: Some((
+            "/patients".to_owned(),
+            page.t("clinical.back_to_patients").to_owned(),
+        )),
+        form,
+    });
+    if failed {
+        unprocessable(response)
+    } else {
+        response
+    }
+}
+
+/// `GET /patients/new`.
+pub async fn new_form(user: WebUser) -> Result<Response, PageError> {
+    doctor_only(&user)?;
+    Ok(new_patient_page(
+        &user.page,
+        &defaults(RecordKind::Patient),
+        None,
+    ))
+}
+
+/// `POST /patients/new`: registers the patient and opens their chart.
+pub async fn new_submit(
+    State(state): State<AppState>,
+    user: WebUser,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    doctor_only(&user)?;
+    check_csrf(&user, &pairs)?;
+    let values = form_values(&pairs);
+    match create_from_form::<Patient>(&state, &user, &values).await {
+        Ok(version) => Ok(Redirect::to(&format!("/patients/{}", version.id)).into_response()),
+        Err(refusal) => Ok(new_patient_page(&user.page, &values, Some(refusal))),
+    }
+}
