@@ -484,6 +484,41 @@ async fn only_doctors_use_the_clinical_pages_and_forms_need_their_csrf_token() {
         .submit("/patients/new", "/patients/new", &patient)
         .await;
     assert_eq!(location(&created).as_deref(), Some("/patients/7"));
+    // The patient's own amendment, from the chart: the id is not on the form and cannot change.
+    let form = doctor.get("/patients/7/amend").await;
+    assert_has(&form, &["value=\"María\"", "id=\"reason\""]);
+    assert!(!form.text().contains("id=\"person_id\""));
+    let mut renamed: Vec<(&str, &str)> = patient
+        .iter()
+        .copied()
+        .filter(|(name, _)| *name != "person_id" && *name != "given_name")
+        .collect();
+    renamed.extend([
+        ("given_name", "Mariana"),
+        ("person_id", "8"),
+        ("reason", "Nombre mal escrito"),
+    ]);
+    let amended = doctor
+        .submit("/patients/7/amend", "/patients/7/amend", &renamed)
+        .await;
+    assert_eq!(
+        location(&amended).as_deref(),
+        Some("/patients/7"),
+        "{}",
+        amended.text()
+    );
+    assert_has(
+        &doctor.get("/patients/7").await,
+        &[
+            "Historia clínica: Mariana Núñez</h1>",
+            "class=\"version-number\">2<",
+            "Nombre mal escrito",
+        ],
+    );
+    assert_eq!(
+        doctor.get("/patients/8").await.status,
+        StatusCode::NOT_FOUND
+    );
     let mut note = note_form("70", "2024-06-10", "Control", "Texto.");
     note.push(("csrf", "forged"));
     assert_eq!(

@@ -26,8 +26,8 @@ use super::view::{
     record_title, text_of, today,
 };
 use super::{
-    Clinical, NewRecordPage, Refusal, check_csrf, create_from_form, doctor_only, id_of,
-    record_path, unprocessable,
+    Clinical, NewRecordPage, Refusal, check_csrf, create_from_form, doctor_only, drop_fields,
+    id_of, record_path, unprocessable,
 };
 use crate::records::{ListQuery, RecordVersion, get_record, patient_records};
 use crate::{ApiError, AppState};
@@ -291,8 +291,7 @@ fn add_page<M: AddFromChart>(
         .with_submit(page.t("form.save"))
         .with_cancel(&chart, page.t("form.cancel"));
     // The patient comes from the path (see the module doc); an error about it stays in the summary.
-    form.common.retain(|f| f.name != "person_id");
-    form.more.retain(|f| f.name != "person_id");
+    drop_fields(&mut form, &["person_id"]);
     let response = render(&NewRecordPage {
         page,
         title: page.tf(M::TITLE_KEY, &[("name", name)]),

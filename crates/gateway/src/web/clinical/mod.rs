@@ -179,3 +179,20 @@ pub struct NewRecordPage<'a> {
     pub context: Option<(String, String)>,
     pub form: FormView,
 }
+
+/// Takes fields off a generated form (the patient of a note added from the chart; the id and patient of
+/// an amendment): the handler sets their values. An error about one of them moves to the form's summary,
+/// so that it is not lost with its field.
+pub fn drop_fields(form: &mut FormView, names: &[&str]) {
+    let mut moved = Vec::new();
+    for part in [&mut form.common, &mut form.more] {
+        part.retain(|field| {
+            let fixed = names.contains(&field.name.as_str());
+            if fixed && let Some(error) = &field.error {
+                moved.push(format!("{}: {error}", field.label));
+            }
+            !fixed
+        });
+    }
+    form.other_errors.extend(moved);
+}

@@ -24,7 +24,9 @@ use super::view::{
     ChangeView, FieldView, VersionView, common_views, diff, more_views, patient_title, record_json,
     record_title,
 };
-use super::{Clinical, check_csrf, doctor_only, form_value, id_of, record_path, unprocessable};
+use super::{
+    Clinical, check_csrf, doctor_only, drop_fields, form_value, id_of, record_path, unprocessable,
+};
 use crate::records::{
     AmendmentRequest, HistoryQuery, RecordVersion, amend_record, get_record, record_history,
 };
@@ -129,8 +131,7 @@ fn amend_page<M: Clinical>(
         .with_submit(page.t("record.amend"))
         .with_cancel(&back.0, page.t("form.cancel"));
     let fixed = fixed_fields(M::KIND, M::ID_FIELD);
-    form.common.retain(|f| !fixed.contains(&f.name.as_str()));
-    form.more.retain(|f| !fixed.contains(&f.name.as_str()));
+    drop_fields(&mut form, &fixed);
     let what = record_title(page.lang, M::KIND, id, record);
     let response = render(&AmendPage {
         page,
