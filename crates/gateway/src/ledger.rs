@@ -10,9 +10,9 @@
 //!
 //! | status | when |
 //! |---|---|
-//! | 400 | a malformed number or transaction id; a tree size beyond the ledger; a bad consistency range |
+//! | 400 | a malformed number or transaction id; a consistency range with `from` after `to` |
 //! | 401 | not logged in |
-//! | 404 | no such block or committed transaction |
+//! | 404 | no such block or committed transaction; a tree size beyond the ledger's; a transaction that is not in the tree of the size asked for |
 
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -179,8 +179,16 @@ fn internal(e: PeerError) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
+/// A proof the ledger cannot give: of a tree larger than the ledger's (yet), or of a transaction in a
+/// tree that ends before it, does not exist (404, as a block beyond the last); a range with `from`
+/// after `to` is malformed (400).
 fn bad_proof_request(e: ProofRequestError) -> ApiError {
-    ApiError::BadRequest(e.to_string())
+    match e {
+        ProofRequestError::BeyondHead { .. } | ProofRequestError::NotInTree { .. } => {
+            ApiError::NotFound(e.to_string())
+        }
+        ProofRequestError::BadRange { .. } => ApiError::BadRequest(e.to_string()),
+    }
 }
 
 fn hexes(hashes: &[Hash]) -> Vec<String> {
@@ -258,13 +266,19 @@ async fn get_block(
 ) -> Result<Json<BlockView>, ApiError> {
     let Path(number) =
         number.map_err(|e| ApiError::BadRequest(format!("the block number: {}", e.body_text())))?;
+    block(&state, number).map(Json)
+}
+
+/// Block `number` (what `GET /ledger/blocks/{number}` answers; shared with the web explorer). Outcomes:
+/// the block; 404 if there is none.
+pub fn block(state: &AppState, number: u64) -> Result<BlockView, ApiError> {
     let block = state
         .node()
         .peer()
         .block(number)
         .map_err(internal)?
         .ok_or_else(|| ApiError::NotFound(format!("no block {number}")))?;
-    Ok(Json(block_view(block)))
+    Ok(block_view(block))
 }
 
 /// Get a committed transaction with its inclusion proof.
@@ -279,9 +293,9 @@ async fn get_block(
     ),
     responses(
         (status = 200, description = "The transaction and its proof", body = TransactionView),
-        (status = 400, description = "Malformed request or tree size", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such committed transaction", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such committed transaction; or the tree of `tree_size` is larger than the ledger's, or ends before the transaction", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -293,6 +307,17 @@ async fn get_transaction(
 ) -> Result<Json<TransactionView>, ApiError> {
     let Path(tx_id) = tx_id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let Query(proof) = proof.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    transaction(&state, &tx_id, proof.tree_size).map(Json)
+}
+
+/// A committed transaction with its inclusion proof in the tree of `tree_size` leaves (default: the
+/// current size): what `GET /ledger/transactions/{tx_id}` answers, shared with the web explorer.
+/// Outcomes: the view; 400 for a malformed id or a bad tree size; 404 if not committed.
+pub fn transaction(
+    state: &AppState,
+    tx_id: &str,
+    tree_size: Option<u64>,
+) -> Result<TransactionView, ApiError> {
     let tx_id: TxId = tx_id.parse().map_err(|_| {
         ApiError::BadRequest(format!(
             "{tx_id:?} is not a transaction id (64 hexadecimal digits)"
@@ -304,7 +329,7 @@ async fn get_transaction(
         .map_err(internal)?
         .ok_or_else(|| ApiError::NotFound(format!("no committed transaction {tx_id}")))?;
     let inclusion = peer
-        .inclusion_proof(transaction.leaf_index, proof.tree_size)
+        .inclusion_proof(transaction.leaf_index, tree_size)
         .map_err(internal)?
         .map_err(bad_proof_request)?;
     let decoded = decode_envelope(&transaction.envelope);
@@ -318,7 +343,7 @@ async fn get_transaction(
         })
     });
     let location = transaction.location;
-    Ok(Json(TransactionView {
+    Ok(TransactionView {
         tx_id: tx_id.to_string(),
         block_number: location.block,
         tx_index: location.index,
@@ -337,7 +362,7 @@ async fn get_transaction(
             audit_path: hexes(&inclusion.path),
             root: inclusion.root.to_hex(),
         },
-    }))
+    })
 }
 
 /// The ledger-wide Merkle tree's current head, signed by this node.
@@ -353,10 +378,16 @@ async fn get_checkpoint(
     State(state): State<AppState>,
     _session: Session,
 ) -> Result<Json<CheckpointView>, ApiError> {
+    checkpoint(&state).map(Json)
+}
+
+/// The node's current signed checkpoint (what `GET /ledger/checkpoint` answers; shared with the web
+/// explorer).
+pub fn checkpoint(state: &AppState) -> Result<CheckpointView, ApiError> {
     let signed = state.node().peer().checkpoint().map_err(internal)?;
     let checkpoint: Checkpoint = codec::decode("checkpoint", &signed.checkpoint, 1024)
         .map_err(|e| ApiError::Internal(format!("this node's own checkpoint: {e}")))?;
-    Ok(Json(CheckpointView {
+    Ok(CheckpointView {
         channel: checkpoint.channel,
         block_number: checkpoint.block_number,
         tree_size: checkpoint.tree_size,
@@ -366,7 +397,7 @@ async fn get_checkpoint(
         checkpoint: BASE64.encode(&signed.checkpoint),
         signature: hex::encode(signed.signature.0),
         signer_certificate: BASE64.encode(&signed.signer),
-    }))
+    })
 }
 
 /// A consistency proof between two sizes of the ledger-wide tree.
@@ -375,8 +406,9 @@ async fn get_checkpoint(
     params(ConsistencyQuery),
     responses(
         (status = 200, description = "The proof", body = ConsistencyView),
-        (status = 400, description = "Malformed request or a bad range", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed request, or `from` after `to`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A tree size beyond the ledger's", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]

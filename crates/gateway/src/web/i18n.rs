@@ -525,6 +525,75 @@ static MESSAGES: &[(&str, &str, &str)] = &[
         "Transactions",
         "Transacciones",
     ),
+    // Web: people and explorer pages
+    (
+        "people.clear_search",
+        "Clear the search",
+        "Quitar la búsqueda",
+    ),
+    ("people.pages", "Pages", "Páginas"),
+    (
+        "people.created",
+        "Registered. They can log in now with the initial password.",
+        "Registrado. Ya puede iniciar sesión con la contraseña inicial.",
+    ),
+    (
+        "people.search_stopped",
+        "The search looked through {count} records and stopped there; there may be more matches after them.",
+        "La búsqueda revisó {count} registros y se detuvo; puede haber más coincidencias después.",
+    ),
+    (
+        "explorer.older_blocks",
+        "Older blocks",
+        "Bloques anteriores",
+    ),
+    (
+        "explorer.newest_blocks",
+        "Newest blocks",
+        "Bloques más recientes",
+    ),
+    ("explorer.index", "Index", "Índice"),
+    ("explorer.contract", "Contract", "Contrato"),
+    (
+        "explorer.envelope_size",
+        "Envelope size",
+        "Tamaño del sobre",
+    ),
+    ("explorer.bytes", "{count} bytes", "{count} bytes"),
+    ("explorer.tree_size", "Tree size", "Tamaño del árbol"),
+    ("explorer.audit_path", "Audit path", "Ruta de auditoría"),
+    ("explorer.leaf_hash", "Leaf hash", "Hash de la hoja"),
+    (
+        "explorer.ledger_root",
+        "Ledger root after this block",
+        "Raíz del registro tras este bloque",
+    ),
+    (
+        "explorer.not_a_transaction",
+        "Channel configuration",
+        "Configuración del canal",
+    ),
+    (
+        "explorer.proof_explained",
+        "The transaction's envelope is a leaf of the ledger-wide Merkle tree. Your browser hashes it and climbs the audit path to the root, and compares that with the root of the node's signed checkpoint.",
+        "El sobre de la transacción es una hoja del árbol de Merkle de todo el registro. Su navegador calcula su hash, sube por la ruta de auditoría hasta la raíz y la compara con la raíz del punto de control firmado por el nodo.",
+    ),
+    (
+        "explorer.proof_bad_data",
+        "the proof data on this page is malformed.",
+        "los datos de la prueba en esta página están mal formados.",
+    ),
+    (
+        "explorer.proof_failed",
+        "the check could not run: {reason}",
+        "la comprobación no pudo hacerse: {reason}",
+    ),
+    ("explorer.envelope", "Envelope (base64)", "Sobre (base64)"),
+    (
+        "explorer.transactions_count",
+        "Transactions",
+        "Transacciones",
+    ),
     // Password change and the first run.
     ("password.title", "Change password", "Cambiar contraseña"),
     ("password.current", "Current password", "Contraseña actual"),
