@@ -42,6 +42,8 @@ pub fn routes() -> Router<AppState> {
             get(account::password_form).post(account::password_submit),
         )
         .route("/lang/{code}", get(pages::switch_language))
+        // Doctors' pages (patients, charts, records, amendments, history): web/clinical/.
+        .merge(clinical::routes())
         // People (administrators only): web/people_pages.rs.
         .route("/admins", get(people_pages::list_admins))
         .route(
@@ -59,21 +61,6 @@ pub fn routes() -> Router<AppState> {
         .route("/explorer", get(explorer::home))
         .route("/explorer/blocks/{number}", get(explorer::block))
         .route("/explorer/tx/{tx_id}", get(explorer::transaction))
-        // Doctors' pages (patients, charts, records, amendments, history): web/clinical/.
-        .merge(clinical::routes())
-        // People (administrators only): web/people_pages.rs.
-        .route("/admins", get(people_pages::list_admins))
-        .route(
-            "/admins/new",
-            get(people_pages::new_admin_form).post(people_pages::create_admin),
-        )
-        .route("/admins/{id}", get(people_pages::admin_detail))
-        .route("/doctors", get(people_pages::list_doctors))
-        .route(
-            "/doctors/new",
-            get(people_pages::new_doctor_form).post(people_pages::create_doctor),
-        )
-        .route("/doctors/{id}", get(people_pages::doctor_detail))
         .route("/static/app.css", get(pages::app_css))
         .route("/static/app.js", get(pages::app_js))
 }
