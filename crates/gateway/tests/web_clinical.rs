@@ -196,6 +196,16 @@ async fn a_doctor_registers_a_patient_charts_notes_and_drugs_and_amends_a_note()
             added.text()
         );
     }
+    // An id that is taken: refused next to the id, the text kept.
+    let taken = browser
+        .submit(
+            "/patients/7/notes/new",
+            "/patients/7/notes/new",
+            &note_form("70", "2024-06-11", "Otra", "Otra nota."),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_has(&taken, &["id=\"note_id-error\"", ">Otra nota.</textarea>"]);
     // A drug exposure that ends before it starts: the contract's error next to the end date.
     let wrong = browser
         .submit(
@@ -416,6 +426,19 @@ async fn the_search_finds_patients_by_name_identity_card_number_or_id() {
     assert_has(&none, &["No results."]);
 
     // A page of the list links to the next.
+    let two = browser.get("/patients?limit=2").await;
+    assert_has(
+        &two,
+        &[
+            "id=\"patient-8\"",
+            "href=\"/patients?cursor=8&#38;limit=2\"",
+        ],
+    );
+    assert!(!two.text().contains("id=\"patient-12\""));
+    assert_eq!(
+        browser.get("/patients?limit=0").await.status,
+        StatusCode::BAD_REQUEST
+    );
     let first = browser.get("/patients?cursor=7").await;
     assert_has(
         &first,

@@ -86,6 +86,9 @@ pub struct ListParams {
     q: Option<String>,
     #[serde(default)]
     cursor: Option<String>,
+    /// Patients per page (the REST API's bounds); [`LIST_PAGE_RECORDS`] if absent.
+    #[serde(default)]
+    limit: Option<u32>,
 }
 
 /// What a search found.
@@ -170,7 +173,7 @@ pub async fn list(
     let fail = |e| PageError::new(page, e);
     let view = if query.is_empty() {
         let list = ListQuery {
-            limit: Some(LIST_PAGE_RECORDS),
+            limit: Some(params.limit.unwrap_or(LIST_PAGE_RECORDS)),
             cursor: params.cursor.clone(),
         };
         let batch = list_records::<Patient>(&state, &user.session, &list).map_err(fail)?;
@@ -186,9 +189,10 @@ pub async fn list(
             rows,
             results_heading: None,
             notices: Vec::new(),
-            next_page: batch
-                .next_cursor
-                .map(|c| format!("/patients?cursor={}", urlencode(&c))),
+            next_page: batch.next_cursor.map(|c| match params.limit {
+                Some(limit) => format!("/patients?cursor={}&limit={limit}", urlencode(&c)),
+                None => format!("/patients?cursor={}", urlencode(&c)),
+            }),
             first_page: params.cursor.is_some().then(|| "/patients".to_owned()),
             national_id_label,
             year_label,
