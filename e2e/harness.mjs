@@ -157,10 +157,39 @@ export async function newPage(browser, { locale = 'en-GB' } = {}) {
   return page;
 }
 
-/** Saves a screenshot of the page's viewport as docs/screenshots/NAME.png. */
-export async function screenshot(page, name) {
+/**
+ * Saves a screenshot of the page (1280 wide; the 800-high viewport, or the whole page with `fullPage`)
+ * as docs/screenshots/NAME.png.
+ */
+export async function screenshot(page, name, { fullPage = false } = {}) {
   await mkdir(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: false, animations: 'disabled' });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage, animations: 'disabled' });
+}
+
+/** Where a failing scenario leaves a screenshot of the page it failed on (not committed). */
+export const FAILURES = path.join(HERE, 'test-results');
+
+/**
+ * Runs `scenario(page)` on a fresh page and closes its context; if it throws, first saves the page as
+ * e2e/test-results/NAME.png and appends its URL to the error, so a CI log says where it stopped.
+ */
+export async function withPage(browser, options, name, scenario) {
+  const page = await newPage(browser, options);
+  try {
+    await scenario(page);
+  } catch (e) {
+    try {
+      await mkdir(FAILURES, { recursive: true });
+      const file = path.join(FAILURES, `${name}.png`);
+      await page.screenshot({ path: file, fullPage: true, timeout: ACTION_MS });
+      e.message += `\n(page: ${page.url()}; screenshot: ${file})`;
+    } catch {
+      e.message += `\n(page: ${page.url()})`;
+    }
+    throw e;
+  } finally {
+    await page.context().close();
+  }
 }
 
 /** Fills the login form and submits it (texts are the login page's, in either language). */
@@ -229,12 +258,15 @@ export const TEXT = {
     addPatient: 'Add a patient', // list.add_patient
     addDoctor: 'Add a doctor', // list.add_doctor
     search: 'Search', // list.search
+    searchPeople: 'Name or email', // list.search_people
+    searchPatients: 'Name, identity card number or patient ID', // list.search_patients
     save: 'Save', // form.save
     addNote: 'Add a note', // chart.add_note
     addDrugExposure: 'Add a drug exposure', // chart.add_drug_exposure
     chartNotes: 'Notes', // chart.notes
     chartDrugExposures: 'Drug exposures', // chart.drug_exposures
     history: 'History', // record.history
+    version: 'Version', // record.version
     amend: 'Amend', // record.amend
     amendmentReason: 'Reason for the amendment', // record.amendment_reason
     viewInExplorer: 'See it on the ledger', // record.view_in_explorer
@@ -265,12 +297,15 @@ export const TEXT = {
     addPatient: 'Agregar paciente',
     addDoctor: 'Agregar médico',
     search: 'Buscar',
+    searchPeople: 'Nombre o correo electrónico',
+    searchPatients: 'Nombre, carné de identidad o ID del paciente',
     save: 'Guardar',
     addNote: 'Agregar nota',
     addDrugExposure: 'Agregar exposición a medicamento',
     chartNotes: 'Notas',
     chartDrugExposures: 'Exposiciones a medicamentos',
     history: 'Historial',
+    version: 'Versión',
     amend: 'Enmendar',
     amendmentReason: 'Motivo de la enmienda',
     viewInExplorer: 'Verlo en la cadena de bloques',
