@@ -247,7 +247,6 @@ test(
 
 test(
   "the doctor opens the amendment's transaction in the explorer and sees its inclusion proof verified",
-  { skip: 'waiting for the explorer pages (/explorer/tx/{id} with #proof-status)' },
   async () => {
     await ensureAmendedNote();
     await withPage(browser, { locale: LOCALE }, 'explorer', async (page) => {
@@ -256,11 +255,17 @@ test(
       const second = page.getByRole('region', { name: `${t.version} 2`, exact: true });
       // The transaction's page, and its inclusion proof checked against the checkpoint in the browser.
       await second.getByTitle(t.viewInExplorer, { exact: true }).click();
-      await page.getByRole('heading', { name: t.inclusionProof }).waitFor();
-      const status = page.locator('#proof-status');
-      await status.filter({ hasText: t.verified }).waitFor();
+      await page.waitForURL('**/explorer/tx/*');
+      // The transaction is valid, and was signed by the doctor.
+      await page.getByText(DOCTOR.email).first().waitFor();
+      // app.js checks the proof with WebCrypto and writes the outcome into #proof-status (role=status).
+      const proof = page.getByRole('region', { name: t.inclusionProof, exact: true });
+      const status = proof.getByRole('status');
+      assert.equal(await status.getAttribute('id'), 'proof-status');
+      await status.filter({ hasText: new RegExp(`^\\s*${t.verified}\\s*$`) }).waitFor();
       assert.equal((await status.textContent()).trim(), t.verified);
-      await screenshot(page, 'explorer-transaction');
+      assert.equal(await status.getAttribute('data-verified'), 'true');
+      await screenshot(page, 'explorer-transaction', { fullPage: true });
     });
   },
 );
