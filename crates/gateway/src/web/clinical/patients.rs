@@ -22,7 +22,7 @@ use super::super::page::{Page, WebUser, urlencode};
 use super::super::pages::{PageError, render};
 use super::view::{fold, patient_matches, patient_title, record_json, text_of};
 use super::{NewRecordPage, Refusal, check_csrf, create_from_form, doctor_only, unprocessable};
-use crate::records::{ListQuery, RecordVersion, get_record, list_records};
+use crate::records::{ListQuery, RecordPage, RecordVersion, get_record, list_records};
 use crate::{ApiError, AppState};
 
 /// At most this many patients are read by one search (ten pages of the largest size).
@@ -115,6 +115,24 @@ fn search(state: &AppState, user: &WebUser, query: &str) -> Result<Found, ApiErr
             Err(e) => return Err(e),
         }
     }
+    scan(
+        page,
+        query,
+        SEARCH_SCAN_RECORDS_MAX,
+        SEARCH_RESULTS_MAX,
+        |list| list_records::<Patient>(state, &user.session, list),
+    )
+}
+
+/// The bounded scan of a search: reads pages through `fetch` until the end, `scan_max` patients, or
+/// `results_max` matches, and says which limit stopped it.
+fn scan(
+    page: &Page,
+    query: &str,
+    scan_max: usize,
+    results_max: usize,
+    mut fetch: impl FnMut(&ListQuery) -> Result<RecordPage<Patient>, ApiError>,
+) -> Result<Found, ApiError> {
     let folded = fold(query);
     let mut found = Found {
         rows: Vec::new(),
@@ -123,18 +141,18 @@ fn search(state: &AppState, user: &WebUser, query: &str) -> Result<Found, ApiErr
     let mut scanned = 0;
     let mut cursor = None;
     loop {
-        let remaining = SEARCH_SCAN_RECORDS_MAX - scanned;
+        let remaining = scan_max.saturating_sub(scanned).max(1);
         let list = ListQuery {
             limit: Some(remaining.min(limits::PAGE_LIMIT_MAX) as u32),
             cursor,
         };
-        let batch = list_records::<Patient>(state, &user.session, &list)?;
+        let batch = fetch(&list)?;
         scanned += batch.items.len();
         for version in &batch.items {
             let record = record_json(version)?;
             if patient_matches(&record, &folded) {
-                if found.rows.len() == SEARCH_RESULTS_MAX {
-                    let count = SEARCH_RESULTS_MAX.to_string();
+                if found.rows.len() == results_max {
+                    let count = results_max.to_string();
                     found
                         .notices
                         .push(page.tf("clinical.search_too_many", &[("count", &count)]));
@@ -147,7 +165,7 @@ fn search(state: &AppState, user: &WebUser, query: &str) -> Result<Found, ApiErr
         if cursor.is_none() {
             return Ok(found);
         }
-        if scanned >= SEARCH_SCAN_RECORDS_MAX {
+        if scanned >= scan_max || batch.items.is_empty() {
             let count = scanned.to_string();
             found
                 .notices
@@ -266,5 +284,98 @@ pub async fn new_submit(
     match create_from_form::<Patient>(&state, &user, &values).await {
         Ok(version) => Ok(Redirect::to(&format!("/patients/{}", version.id)).into_response()),
         Err(refusal) => Ok(new_patient_page(&user.page, &values, Some(refusal))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use medledger_contract::ehr::samples;
+
+    use super::*;
+    use crate::people::RecordMeta;
+    use crate::web::i18n::Lang;
+
+    /// `count` patients with ids 1.., every third one named Núñez, served `limit` at a time.
+    fn ledger(count: i64) -> impl FnMut(&ListQuery) -> Result<RecordPage<Patient>, ApiError> {
+        let mut reads = 0;
+        move |list| {
+            reads += 1;
+            assert!(reads <= 100, "the scan must stop");
+            let after: i64 = list.cursor.as_deref().map_or(0, |c| c.parse().unwrap_or(0));
+            let limit = i64::from(list.limit.unwrap_or(50));
+            let items: Vec<RecordVersion<Patient>> = (after + 1..=count.min(after + limit))
+                .map(|id| {
+                    let mut patient = samples::patient(id);
+                    patient.family_name = Some(if id % 3 == 0 { "Núñez" } else { "Pérez" }.into());
+                    RecordVersion {
+                        kind: "patient".into(),
+                        id,
+                        patient_id: Some(id),
+                        record: Some(patient),
+                        header: RecordMeta {
+                            version_number: 1,
+                            author: "doctor@hospital.test".into(),
+                            author_org: "Org1".into(),
+                            timestamp: "2026-01-01T00:00:00Z".into(),
+                            tx_id: "00".into(),
+                            amendment_reason: None,
+                        },
+                        tx_id: "00".into(),
+                        block_number: 1,
+                        tx_index: 0,
+                    }
+                })
+                .collect();
+            let next_cursor = items
+                .last()
+                .filter(|v| v.id < count)
+                .map(|v| v.id.to_string());
+            Ok(RecordPage { items, next_cursor })
+        }
+    }
+
+    fn page() -> Page {
+        Page {
+            lang: Lang::En,
+            user: None,
+            csrf: String::new(),
+            path: "/patients".into(),
+        }
+    }
+
+    #[test]
+    fn the_scan_reads_to_the_end_when_it_can() {
+        let found =
+            scan(&page(), "NUNEZ", 5_000, 100, ledger(30)).unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<i64> = found.rows.iter().map(|r| r.id).collect();
+        assert_eq!(ids, (1..=10).map(|i| i * 3).collect::<Vec<_>>());
+        assert!(found.notices.is_empty());
+    }
+
+    #[test]
+    fn the_scan_says_when_it_stopped_early() {
+        let found = scan(&page(), "núñez", 12, 100, ledger(30)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(found.rows.len(), 4, "patients 3, 6, 9, 12");
+        assert_eq!(found.notices.len(), 1);
+        assert!(
+            found.notices[0].contains("after looking at 12 patients"),
+            "{:?}",
+            found.notices
+        );
+
+        let found = scan(&page(), "nunez", 5_000, 2, ledger(30)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(found.rows.len(), 2);
+        assert!(
+            found.notices[0].contains("first 2 matches"),
+            "{:?}",
+            found.notices
+        );
+    }
+
+    #[test]
+    fn a_scan_of_exactly_the_limit_is_complete() {
+        let found = scan(&page(), "perez", 30, 100, ledger(30)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(found.rows.len(), 20);
+        assert!(found.notices.is_empty(), "{:?}", found.notices);
     }
 }
