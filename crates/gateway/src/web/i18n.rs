@@ -463,6 +463,7 @@ static MESSAGES: &[(&str, &str, &str)] = &[
         "Quitar la búsqueda",
     ),
     ("people.pages", "Pages", "Páginas"),
+    ("people.details", "Details", "Datos"),
     (
         "people.created",
         "Registered. They can log in now with the initial password.",
