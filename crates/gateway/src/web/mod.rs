@@ -12,6 +12,8 @@
 //! - [`pages`]: login, logout, the language switch, error pages, static files.
 //! - [`account`]: the password-change page; `account::field_messages` turns field errors into messages
 //!   shown next to their inputs.
+//! - [`clinical`]: the doctor's pages: patients (list, search, registration), the patient chart, notes
+//!   and drug exposures, amendments with a reason, and each record's history.
 //!
 //! Architecture invariant: pages call the same service functions as the REST API (`records`, `people`,
 //! `ledger`, `auth`), so a rule is enforced once, whichever door a person comes in by.
