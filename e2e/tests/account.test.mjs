@@ -62,15 +62,23 @@ test('the Spanish UI shows Spanish, and switching to English shows English', asy
 
     // Logged in, the menu is English; switching back to Spanish turns it Spanish on the same page.
     await logIn(page, server.url, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD, lang: 'en' });
-    await page.goto(`${server.url}/password`);
+    assert.equal(new URL(page.url()).pathname, '/doctors');
+    await page.getByRole('heading', { name: en.navDoctors, exact: true }).waitFor();
     await page.getByRole('navigation', { name: en.mainMenu })
       .getByRole('link', { name: en.navExplorer, exact: true }).waitFor();
-    await page.getByRole('heading', { name: en.changePassword, exact: true }).waitFor();
+    await page.getByRole('searchbox', { name: en.searchPeople, exact: true }).waitFor();
     await page.getByRole('link', { name: 'Español', exact: true }).click();
+    await page.getByRole('heading', { name: es.navDoctors, exact: true }).waitFor();
+    assert.equal(new URL(page.url()).pathname, '/doctors');
+    assert.equal(await page.locator('html').getAttribute('lang'), 'es');
+    const menu = page.getByRole('navigation', { name: es.mainMenu });
+    for (const name of [es.navDoctors, es.navAdmins, es.navExplorer]) {
+      await menu.getByRole('link', { name, exact: true }).waitFor();
+    }
+    await page.getByRole('searchbox', { name: es.searchPeople, exact: true }).waitFor();
+    await page.getByRole('link', { name: es.addDoctor, exact: true }).waitFor();
+    await page.getByRole('link', { name: es.changePassword, exact: true }).click();
     await page.getByRole('heading', { name: es.changePassword, exact: true }).waitFor();
-    assert.equal(new URL(page.url()).pathname, '/password');
-    await page.getByRole('navigation', { name: es.mainMenu })
-      .getByRole('link', { name: es.navExplorer, exact: true }).waitFor();
     await page.getByLabel(es.currentPassword, { exact: true }).waitFor();
     await page.getByRole('button', { name: es.logout, exact: true }).waitFor();
   });
@@ -82,9 +90,8 @@ test('a person changes their password: a wrong current password is refused, then
   try {
     await withPage(browser, { locale: 'en-GB' }, 'password-change', async (page) => {
       await logIn(page, server2.url, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
-      assert.notEqual(new URL(page.url()).pathname, '/login', 'logged in');
-      // The header's link (on every page once logged in); the landing page may still be on its way.
-      await page.goto(`${server2.url}/password`);
+      // The administrator lands on the doctors' list; the header's link leads to the password page.
+      assert.equal(new URL(page.url()).pathname, '/doctors');
       await page.getByRole('link', { name: t.changePassword, exact: true }).click();
       await page.getByRole('heading', { name: t.changePassword, exact: true }).waitFor();
 
@@ -111,8 +118,7 @@ test('a person changes their password: a wrong current password is refused, then
       await logIn(page, server2.url, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
       await page.getByRole('alert').filter({ hasText: t.wrongCredentials }).waitFor();
       await logIn(page, server2.url, { email: ADMIN_EMAIL, password: fresh });
-      assert.notEqual(new URL(page.url()).pathname, '/login');
-      await page.goto(`${server2.url}/password`);
+      assert.equal(new URL(page.url()).pathname, '/doctors');
       await page.getByRole('button', { name: t.logout, exact: true }).waitFor();
     });
   } finally {
