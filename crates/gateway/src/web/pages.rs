@@ -59,9 +59,11 @@ impl IntoResponse for PageError {
         } else {
             title
         };
+        // The API's detail is English and written for programs; the translated title says it for people.
+        // Only a not-found or malformed request keeps its detail (which record, which value).
         let detail = match &self.error {
-            ApiError::Internal(_) => String::new(),
-            other => other.to_string(),
+            ApiError::NotFound(_) | ApiError::BadRequest(_) => self.error.to_string(),
+            _ => String::new(),
         };
         let mut response = render(&ErrorPage {
             page: &self.page,
