@@ -54,8 +54,8 @@ pub const LOGIN_FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
 pub const LOGIN_LIMITER_ENTRIES_MAX: usize = 10_000;
 /// Shortest password accepted, in characters.
 pub const PASSWORD_CHARS_MIN: usize = 12;
-/// Longest password accepted, in bytes.
-pub const PASSWORD_BYTES_MAX: usize = 1024;
+/// Longest password accepted, in characters (as the document's `maxLength` counts them; at most 4 KiB).
+pub const PASSWORD_CHARS_MAX: usize = 1024;
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "medledger_session";
 /// Random bytes in a session token.
@@ -372,11 +372,11 @@ pub fn check_new_password(field: &str, password: &str) -> Result<(), ApiError> {
             format!("at least {PASSWORD_CHARS_MIN} characters"),
         ));
     }
-    if password.len() > PASSWORD_BYTES_MAX {
+    if password.chars().nth(PASSWORD_CHARS_MAX).is_some() {
         return Err(ApiError::field(
             field,
             "too_long",
-            format!("at most {PASSWORD_BYTES_MAX} bytes"),
+            format!("at most {PASSWORD_CHARS_MAX} characters"),
         ));
     }
     Ok(())
@@ -436,7 +436,7 @@ pub struct LoginResponse {
 pub struct PasswordChange {
     #[schema(format = Password)]
     pub current_password: String,
-    /// At least 12 characters.
+    /// 12 to 1024 characters ([`PASSWORD_CHARS_MIN`], [`PASSWORD_CHARS_MAX`]).
     #[schema(format = Password)]
     pub new_password: String,
 }
@@ -501,7 +501,9 @@ pub async fn authenticate(
     if let Err(retry_after_ms) = limiter.check(&keys, state.now_ms()) {
         return Ok(Err(rate_limited(retry_after_ms)));
     }
-    if password.len() > PASSWORD_BYTES_MAX || email.len() > crate::wallet::EMAIL_BYTES_MAX {
+    if password.chars().nth(PASSWORD_CHARS_MAX).is_some()
+        || email.len() > crate::wallet::EMAIL_BYTES_MAX
+    {
         limiter.fail(&keys, state.now_ms());
         return Err(ApiError::InvalidCredentials);
     }

@@ -14,7 +14,7 @@
 //! | 401 | `invalid_credentials` | login with an unknown email or a wrong password (one answer for both) |
 //! | 403 | `forbidden` | the person's role may not do this (the gateway's check or the contract's) |
 //! | 404 | `not_found` | no such record, route or block |
-//! | 409 | `conflict` | the record (id or email) already exists; a write conflict that outlived its retries |
+//! | 409 | `conflict` | the record (id or email) already exists; a write conflict that outlived its retries; a request valid in itself that the ledger's current state refuses (`errors` names the fields: a note for a patient that does not exist, an amendment whose changes do not fit the fields it leaves as they are) |
 //! | 413 | `payload_too_large` | request body over [`REQUEST_BODY_BYTES_MAX`]; a value over a ledger limit |
 //! | 422 | `validation_failed` | well-formed but invalid: `errors` lists `{field, code, message}` |
 //! | 429 | `rate_limited` | too many failed logins for the account or from the address |
@@ -81,6 +81,12 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The request is valid in itself, but the ledger's current state makes these fields wrong (a
+    /// patient that does not exist; an amendment's change that does not fit the fields it leaves as
+    /// they are). The same request may succeed once the state changes, so it is not a validation
+    /// failure: 409, with the field problems.
+    #[error("the request conflicts with the ledger's current state")]
+    StateConflict(Vec<FieldProblem>),
     #[error("request body over the limit")]
     PayloadTooLarge,
     #[error("validation failed")]
@@ -94,6 +100,21 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// Every stable `code` of a [`Problem`] (the document lists them as the field's enumeration).
+pub const PROBLEM_CODES: [&str; 11] = [
+    "bad_request",
+    "unauthorized",
+    "invalid_credentials",
+    "forbidden",
+    "not_found",
+    "conflict",
+    "payload_too_large",
+    "validation_failed",
+    "rate_limited",
+    "unavailable",
+    "internal",
+];
+
 /// The body of every error response (RFC 9457 problem details, plus `code` and `errors`).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Problem {
@@ -106,7 +127,7 @@ pub struct Problem {
     /// `conflict`, `payload_too_large`, `validation_failed`, `rate_limited`, `unavailable`, `internal`.
     pub code: &'static str,
     pub detail: String,
-    /// Field-level problems (validation failures only).
+    /// Field-level problems (validation failures, and conflicts with the current state).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
 }
@@ -130,7 +151,9 @@ impl ApiError {
                 "Not allowed for your role",
             ),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
-            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::Conflict(_) | ApiError::StateConflict(_) => {
+                (StatusCode::CONFLICT, "conflict", "Conflict")
+            }
             ApiError::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
@@ -178,7 +201,7 @@ impl ApiError {
             code,
             detail,
             errors: match self {
-                ApiError::Validation(errors) => errors.clone(),
+                ApiError::Validation(errors) | ApiError::StateConflict(errors) => errors.clone(),
                 _ => Vec::new(),
             },
         }
@@ -368,4 +391,33 @@ pub enum GatewayError {
         path: std::path::PathBuf,
         detail: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_once() {
+        let all = [
+            ApiError::BadRequest(String::new()),
+            ApiError::Unauthorized,
+            ApiError::InvalidCredentials,
+            ApiError::Forbidden(String::new()),
+            ApiError::NotFound(String::new()),
+            ApiError::Conflict(String::new()),
+            ApiError::StateConflict(Vec::new()),
+            ApiError::PayloadTooLarge,
+            ApiError::Validation(Vec::new()),
+            ApiError::RateLimited,
+            ApiError::Unavailable,
+            ApiError::Internal(String::new()),
+        ];
+        let mut codes: Vec<&str> = all.iter().map(|e| e.parts().1).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let mut listed = PROBLEM_CODES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(codes, listed);
+    }
 }

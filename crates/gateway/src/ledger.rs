@@ -10,9 +10,9 @@
 //!
 //! | status | when |
 //! |---|---|
-//! | 400 | a malformed number or transaction id; a tree size beyond the ledger; a bad consistency range |
+//! | 400 | a malformed number or transaction id; a consistency range with `from` after `to` |
 //! | 401 | not logged in |
-//! | 404 | no such block or committed transaction |
+//! | 404 | no such block or committed transaction; a tree size beyond the ledger's; a transaction that is not in the tree of the size asked for |
 
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -179,8 +179,16 @@ fn internal(e: PeerError) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
+/// A proof the ledger cannot give: of a tree larger than the ledger's (yet), or of a transaction in a
+/// tree that ends before it, does not exist (404, as a block beyond the last); a range with `from`
+/// after `to` is malformed (400).
 fn bad_proof_request(e: ProofRequestError) -> ApiError {
-    ApiError::BadRequest(e.to_string())
+    match e {
+        ProofRequestError::BeyondHead { .. } | ProofRequestError::NotInTree { .. } => {
+            ApiError::NotFound(e.to_string())
+        }
+        ProofRequestError::BadRange { .. } => ApiError::BadRequest(e.to_string()),
+    }
 }
 
 fn hexes(hashes: &[Hash]) -> Vec<String> {
@@ -285,9 +293,9 @@ pub fn block(state: &AppState, number: u64) -> Result<BlockView, ApiError> {
     ),
     responses(
         (status = 200, description = "The transaction and its proof", body = TransactionView),
-        (status = 400, description = "Malformed request or tree size", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such committed transaction", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such committed transaction; or the tree of `tree_size` is larger than the ledger's, or ends before the transaction", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -398,8 +406,9 @@ pub fn checkpoint(state: &AppState) -> Result<CheckpointView, ApiError> {
     params(ConsistencyQuery),
     responses(
         (status = 200, description = "The proof", body = ConsistencyView),
-        (status = 400, description = "Malformed request or a bad range", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed request, or `from` after `to`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A tree size beyond the ledger's", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -410,8 +419,21 @@ async fn get_consistency(
 ) -> Result<Json<ConsistencyView>, ApiError> {
     let Query(range) = range.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let peer = state.node().peer();
-    let to = range.to.unwrap_or_else(|| peer.tree_head().0);
     let from = range.from;
+    let to = match range.to {
+        Some(to) => to,
+        None => {
+            let size = peer.tree_head().0;
+            if from > size {
+                // With `to` left out, `from` beyond the ledger is not a bad range: there is no such tree.
+                return Err(bad_proof_request(ProofRequestError::BeyondHead {
+                    requested: from,
+                    current: size,
+                }));
+            }
+            size
+        }
+    };
     let proof = peer
         .consistency_proof(from, to)
         .map_err(internal)?

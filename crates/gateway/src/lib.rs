@@ -49,10 +49,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The OpenAPI document of [`router`], as served at [`openapi::DOCUMENT_PATH`].
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
+/// The OpenAPI document of [`router`], as served at [`openapi::DOCUMENT_PATH`] this year (by the system
+/// clock).
+pub fn openapi_document() -> serde_json::Value {
     let (_, document) = api();
-    (*openapi::serve(document).1).clone()
+    let year = medledger_contract::ehr::values::year_of_unix_millis(medledger_node::now_ms());
+    openapi::at_year(&openapi::serve(document).1, year)
 }
 
 /// Every route and the document generated from them. Each module's `routes()` is an [`OpenApiRouter`];

@@ -327,10 +327,9 @@ pub async fn start(options: UpOptions) -> Result<Started, GatewayError> {
     if let Some(password) = &admin_password {
         crate::auth::check_new_password("MEDLEDGER_ADMIN_PASSWORD", password).map_err(|_| {
             GatewayError::Config(format!(
-                "the first administrator's password must be {}..={} bytes long, with at least {} characters",
-                1,
-                crate::auth::PASSWORD_BYTES_MAX,
-                crate::auth::PASSWORD_CHARS_MIN
+                "the first administrator's password must be {}..={} characters long",
+                crate::auth::PASSWORD_CHARS_MIN,
+                crate::auth::PASSWORD_CHARS_MAX,
             ))
         })?;
     }

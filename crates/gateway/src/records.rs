@@ -31,6 +31,7 @@ use medledger_contract::ehr::{
     Admin, Doctor, DrugExposure, EhrCall, HistoryPage, Model, NewRecord, Note, Page, Patient,
     Record, RecordHeader, decode_response,
 };
+use medledger_contract::error::codes;
 use medledger_node::InvokeError;
 use medledger_types::{TxId, ValidationCode, Version, limits};
 use serde::de::DeserializeOwned;
@@ -49,30 +50,46 @@ use crate::{ApiError, AppState};
 
 /// A record model served by these endpoints.
 pub trait Served: Model + Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// The model's documentation twin ([`crate::openapi::models`]): a body must parse as it too, so
+    /// that a value of another JSON type than documented (a number for a decimal's text) is refused.
+    type Doc: DeserializeOwned;
+    /// The fields an amendment may not name: the id, the patient of a note or drug exposure, and a
+    /// person's email and certificate (issued by the organization CA at registration).
+    const IMMUTABLE: &'static [&'static str];
     fn into_new(self) -> NewRecord;
 }
 
 impl Served for Patient {
+    type Doc = PatientDoc;
+    const IMMUTABLE: &'static [&'static str] = &["person_id"];
     fn into_new(self) -> NewRecord {
         NewRecord::Patient(self)
     }
 }
 impl Served for Note {
+    type Doc = NoteDoc;
+    const IMMUTABLE: &'static [&'static str] = &["note_id", "person_id"];
     fn into_new(self) -> NewRecord {
         NewRecord::Note(self)
     }
 }
 impl Served for DrugExposure {
+    type Doc = DrugExposureDoc;
+    const IMMUTABLE: &'static [&'static str] = &["drug_exposure_id", "person_id"];
     fn into_new(self) -> NewRecord {
         NewRecord::DrugExposure(self)
     }
 }
 impl Served for Doctor {
+    type Doc = DoctorDoc;
+    const IMMUTABLE: &'static [&'static str] = &["provider_id", "email", "certificate"];
     fn into_new(self) -> NewRecord {
         NewRecord::Doctor(self)
     }
 }
 impl Served for Admin {
+    type Doc = AdminDoc;
+    const IMMUTABLE: &'static [&'static str] = &["admin_id", "email", "certificate"];
     fn into_new(self) -> NewRecord {
         NewRecord::Admin(self)
     }
@@ -139,7 +156,8 @@ pub struct ListQuery {
     /// Records per page, 1..=500 (default 50).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page: the last id it held.
+    #[param(pattern = r"^[0-9]{1,19}$")]
     pub cursor: Option<String>,
 }
 
@@ -147,11 +165,15 @@ pub struct ListQuery {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// The `next_cursor` of the previous page of versions.
+    /// The `next_cursor` of the previous page of versions: `{block}.{transaction index}` of the last
+    /// version it held.
+    #[param(pattern = r"^[0-9]{1,19}\.[0-9]{1,9}$")]
     pub cursor: Option<String>,
 }
 
-/// An amendment: the fields to change and why.
+/// An amendment: the fields to change and why. (The document describes one amendment body per kind of
+/// record, `PatientAmendment` and so on, whose `changes` list the fields that kind may change: see
+/// [`crate::openapi`].)
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AmendmentRequest {
@@ -160,7 +182,6 @@ pub struct AmendmentRequest {
     #[schema(value_type = Object)]
     pub changes: serde_json::Map<String, Value>,
     /// Why the record is amended; kept in its history.
-    #[schema(min_length = 1, max_length = 1024)]
     pub reason: String,
 }
 
@@ -245,9 +266,43 @@ fn stored_version<M: Served>(
     Ok(version_of(record.header, body, block, index))
 }
 
-/// A JSON value as model `M`, with the failing field named: 422 with field problems.
+/// A JSON object's whole numbers written with a fraction or an exponent (`7.0`, `1e3`) as integers: JSON
+/// Schema counts them as integers, serde's `i64` does not. Only top-level fields (records are flat).
+fn integral_numbers(value: Value) -> Value {
+    // 2^63: every f64 below it in magnitude converts to an i64 exactly.
+    const BOUND: f64 = 9_223_372_036_854_775_808.0;
+    let Value::Object(fields) = value else {
+        return value;
+    };
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(name, value)| {
+                let integral = match &value {
+                    Value::Number(n) if !n.is_i64() && !n.is_u64() => n
+                        .as_f64()
+                        .filter(|f| f.fract() == 0.0 && (-BOUND..BOUND).contains(f))
+                        .map(|f| Value::from(f as i64)),
+                    _ => None,
+                };
+                (name, integral.unwrap_or(value))
+            })
+            .collect(),
+    )
+}
+
+/// A record's JSON as model `M`: it must parse as the documented twin (JSON types as documented) and
+/// as the model. 422 with the failing field named.
+pub fn parse_record<M: Served>(value: Value) -> Result<M, ApiError> {
+    let value = integral_numbers(value);
+    parse_model::<M::Doc>(value.clone())?;
+    parse_model(value)
+}
+
+/// A JSON value as `M` (whole numbers with a fraction read as integers), with the failing field named:
+/// 422 with field problems.
 pub fn parse_model<M: DeserializeOwned>(value: Value) -> Result<M, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
+    serde_path_to_error::deserialize(integral_numbers(value)).map_err(|error| {
         let path = error.path().to_string();
         let message = error.inner().to_string();
         let (field, code) = if let Some(name) = between_backticks(&message, "missing field `") {
@@ -266,8 +321,13 @@ fn between_backticks(message: &str, prefix: &str) -> Option<String> {
     rest.split_once('`').map(|(name, _)| name.to_owned())
 }
 
-/// Merges `changes` over `current` (both JSON objects of one model): every changed field must exist.
-fn merge(current: Value, changes: serde_json::Map<String, Value>) -> Result<Value, ApiError> {
+/// Merges `changes` over `current` (both JSON objects of one model): every changed field must exist
+/// and not be one of `immutable`.
+fn merge(
+    current: Value,
+    changes: serde_json::Map<String, Value>,
+    immutable: &[&str],
+) -> Result<Value, ApiError> {
     let Value::Object(mut fields) = current else {
         return Err(ApiError::Internal("a record is not a JSON object".into()));
     };
@@ -278,13 +338,28 @@ fn merge(current: Value, changes: serde_json::Map<String, Value>) -> Result<Valu
             "name at least one field to change",
         ));
     }
-    let unknown: Vec<FieldProblem> = changes
+    let refused: Vec<FieldProblem> = changes
         .keys()
-        .filter(|name| !fields.contains_key(name.as_str()))
-        .map(|name| FieldProblem::new(name, "unknown_field", format!("no field {name}")))
+        .filter_map(|name| {
+            if !fields.contains_key(name.as_str()) {
+                Some(FieldProblem::new(
+                    name,
+                    "unknown_field",
+                    format!("no field {name}"),
+                ))
+            } else if immutable.contains(&name.as_str()) {
+                Some(FieldProblem::new(
+                    name,
+                    medledger_contract::error::codes::IMMUTABLE,
+                    format!("{name} cannot be amended"),
+                ))
+            } else {
+                None
+            }
+        })
         .collect();
-    if !unknown.is_empty() {
-        return Err(ApiError::Validation(unknown));
+    if !refused.is_empty() {
+        return Err(ApiError::Validation(refused));
     }
     fields.extend(changes);
     Ok(Value::Object(fields))
@@ -301,15 +376,27 @@ fn limit_of(limit: Option<u32>) -> Result<u32, ApiError> {
     Ok(limit)
 }
 
-/// A list cursor: the last id of the previous page.
+/// Longest number in a list cursor, in digits (any 19 digits fit a `u64`).
+const ID_CURSOR_DIGITS_MAX: usize = 19;
+/// Longest transaction index in a history cursor, in digits (any 9 digits fit a `u32`).
+const TX_CURSOR_DIGITS_MAX: usize = 9;
+
+/// `text` if it is 1..=`max` ASCII digits (no sign, no spaces), as the document's patterns say.
+fn digits(text: &str, max: usize) -> Option<&str> {
+    (!text.is_empty() && text.len() <= max && text.bytes().all(|b| b.is_ascii_digit()))
+        .then_some(text)
+}
+
+/// A list cursor: the last id of the previous page, 1 to 19 digits. A number past every id
+/// (above `i64::MAX`) is a cursor after the last record: an empty page.
 fn id_cursor(cursor: Option<&str>) -> Result<Option<i64>, ApiError> {
-    match cursor {
-        None => Ok(None),
-        Some(text) => match text.parse::<i64>() {
-            Ok(id) if id >= 0 => Ok(Some(id)),
-            _ => Err(ApiError::BadRequest(format!("{text:?} is not a cursor"))),
-        },
-    }
+    let Some(text) = cursor else {
+        return Ok(None);
+    };
+    let id: u64 = digits(text, ID_CURSOR_DIGITS_MAX)
+        .and_then(|d| d.parse().ok())
+        .ok_or_else(|| ApiError::BadRequest(format!("{text:?} is not a cursor")))?;
+    Ok(Some(i64::try_from(id).unwrap_or(i64::MAX)))
 }
 
 /// A history cursor: `{block}.{tx}` of the last version of the previous page.
@@ -320,8 +407,12 @@ fn version_cursor(cursor: Option<&str>) -> Result<Option<Version>, ApiError> {
     let bad = || ApiError::BadRequest(format!("{text:?} is not a history cursor"));
     let (block, tx) = text.split_once('.').ok_or_else(bad)?;
     Ok(Some(Version {
-        block: block.parse().map_err(|_| bad())?,
-        tx: tx.parse().map_err(|_| bad())?,
+        block: digits(block, ID_CURSOR_DIGITS_MAX)
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(bad)?,
+        tx: digits(tx, TX_CURSOR_DIGITS_MAX)
+            .and_then(|d| d.parse().ok())
+            .ok_or_else(bad)?,
     }))
 }
 
@@ -345,9 +436,11 @@ pub async fn create_record<M: Served>(
     session: &Session,
     body: Value,
 ) -> Result<(StatusCode, Json<RecordVersion<M>>), ApiError> {
-    let model: M = parse_model(body)?;
+    let model: M = parse_record(body)?;
     let call = EhrCall::Create(model.clone().into_new());
-    let (header, block, index) = write(state, session, &call).await?;
+    let (header, block, index) = write(state, session, &call)
+        .await
+        .map_err(|e| state_conflict(e, |problem| problem.code == codes::UNKNOWN_PATIENT))?;
     Ok((
         StatusCode::CREATED,
         Json(version_of(header, Some(model), block, index)),
@@ -420,7 +513,8 @@ pub async fn amend_record<M: Served>(
         };
         let current = serde_json::to_value(&current)
             .map_err(|e| ApiError::Internal(format!("a record as JSON: {e}")))?;
-        let model: M = parse_model(merge(current, amendment.changes.clone())?)?;
+        let merged = merge(current, amendment.changes.clone(), M::IMMUTABLE)?;
+        let model: M = parse_record(merged.clone())?;
         let call = EhrCall::Amend {
             kind: M::KIND,
             id,
@@ -453,8 +547,91 @@ pub async fn amend_record<M: Served>(
                 retries += 1;
                 state.inner.metrics.record_mvcc_retry();
             }
-            Err(e) => return Err(reason_field(e.into())),
+            Err(e) => {
+                let year = medledger_contract::ehr::values::year_of_unix_millis(state.now_ms());
+                return Err(state_conflict(reason_field(e.into()), |problem| {
+                    due_to_fields_left_as_they_are::<M>(problem, &amendment.changes, &merged, year)
+                }));
+            }
         }
+    }
+}
+
+/// Rules of the contract that relate fields: a problem reported under the first field with the code
+/// involves all the fields listed.
+const LINKED_RULES: &[(&str, &str, &[&str])] = &[
+    (
+        "drug_exposure_end_date",
+        codes::END_BEFORE_START,
+        &["drug_exposure_start_date", "drug_exposure_end_date"],
+    ),
+    (
+        "verbatim_end_date",
+        codes::END_BEFORE_START,
+        &["drug_exposure_start_date", "verbatim_end_date"],
+    ),
+    (
+        "drug_exposure_end_datetime",
+        codes::END_BEFORE_START,
+        &["drug_exposure_start_datetime", "drug_exposure_end_datetime"],
+    ),
+    (
+        "day_of_birth",
+        codes::INVALID_DATE,
+        &["year_of_birth", "month_of_birth", "day_of_birth"],
+    ),
+];
+
+/// The value of a related field that keeps its rules most easily: the earliest start, no optional end,
+/// a leap year and a month of 31 days, no day.
+fn lenient(field: &str) -> Value {
+    match field {
+        "year_of_birth" => Value::from(2000),
+        "month_of_birth" => Value::from(1),
+        "drug_exposure_start_date" => Value::from("0001-01-01"),
+        "drug_exposure_end_date" => Value::from("9999-12-31"),
+        _ => Value::Null,
+    }
+}
+
+/// Whether `problem`, found in an amendment `merged` over the current version, is due to the current
+/// values of fields the amendment leaves as they are: it breaks a rule relating fields, and goes away
+/// when those fields take their most lenient values. Then the changes are fine in themselves, but not
+/// with this version (409); otherwise the changes are invalid whatever the version (422).
+fn due_to_fields_left_as_they_are<M: Served>(
+    problem: &FieldProblem,
+    changes: &serde_json::Map<String, Value>,
+    merged: &Value,
+    now_year: i64,
+) -> bool {
+    let Some((_, _, fields)) = LINKED_RULES
+        .iter()
+        .find(|(field, code, _)| problem.field == *field && problem.code == *code)
+    else {
+        return false;
+    };
+    let mut probe = merged.clone();
+    for field in fields.iter().filter(|f| !changes.contains_key(**f)) {
+        probe[*field] = lenient(field);
+    }
+    let Ok(model) = parse_model::<M>(probe) else {
+        return false;
+    };
+    !medledger_contract::ehr::validate::validate_record(&model.into_new(), now_year)
+        .iter()
+        .any(|e| e.field == problem.field && e.code == problem.code)
+}
+
+/// A validation failure all of whose problems come from the ledger's current state (`of_state`) is a
+/// conflict with that state (409 with the same problems), not an invalid request: the same request
+/// can succeed once the state changes (the patient is registered; the amendment also changes the
+/// fields it conflicts with).
+fn state_conflict(error: ApiError, of_state: impl Fn(&FieldProblem) -> bool) -> ApiError {
+    match error {
+        ApiError::Validation(problems) if !problems.is_empty() && problems.iter().all(of_state) => {
+            ApiError::StateConflict(problems)
+        }
+        other => other,
     }
 }
 
@@ -795,13 +972,21 @@ mod tests {
     fn cursors_parse_or_are_malformed() {
         assert_eq!(id_cursor(None).ok(), Some(None));
         assert_eq!(id_cursor(Some("17")).ok(), Some(Some(17)));
-        assert!(id_cursor(Some("-1")).is_err());
-        assert!(id_cursor(Some("x")).is_err());
+        assert_eq!(
+            id_cursor(Some("9999999999999999999")).ok(),
+            Some(Some(i64::MAX)),
+            "past every id"
+        );
+        for bad in ["-1", "+1", "x", "", " 1", "-0", "12345678901234567890"] {
+            assert!(id_cursor(Some(bad)).is_err(), "{bad:?}");
+        }
         assert_eq!(
             version_cursor(Some("3.1")).ok(),
             Some(Some(Version { block: 3, tx: 1 }))
         );
-        assert!(version_cursor(Some("3")).is_err());
+        for bad in ["3", "3.", ".1", "+3.1", "3.+1", "3.1234567890", "3.1.1"] {
+            assert!(version_cursor(Some(bad)).is_err(), "{bad:?}");
+        }
         assert!(limit_of(Some(0)).is_err());
         assert!(limit_of(Some(501)).is_err());
         assert_eq!(limit_of(None).ok(), Some(50));
@@ -842,13 +1027,118 @@ mod tests {
         let current = serde_json::json!({"a": 1, "b": 2});
         let changes = |v: Value| v.as_object().cloned().expect("object");
         assert_eq!(
-            merge(current.clone(), changes(serde_json::json!({"b": 3}))).ok(),
+            merge(
+                current.clone(),
+                changes(serde_json::json!({"b": 3})),
+                &["a"]
+            )
+            .ok(),
             Some(serde_json::json!({"a": 1, "b": 3}))
         );
         assert!(matches!(
-            merge(current.clone(), changes(serde_json::json!({"c": 3}))),
+            merge(current.clone(), changes(serde_json::json!({"c": 3})), &["a"]),
             Err(ApiError::Validation(p)) if p[0].field == "c"
         ));
-        assert!(merge(current, serde_json::Map::new()).is_err());
+        assert!(
+            matches!(
+                merge(current.clone(), changes(serde_json::json!({"a": 1})), &["a"]),
+                Err(ApiError::Validation(p)) if p[0].code == "immutable",
+            ),
+            "even unchanged"
+        );
+        assert!(merge(current, serde_json::Map::new(), &[]).is_err());
+    }
+
+    #[test]
+    fn whole_numbers_with_a_fraction_are_integers() {
+        let json =
+            serde_json::json!({"a": 7.0, "b": 1e3, "c": 7.5, "d": "7.0", "e": -0.0, "f": 1e300});
+        assert_eq!(
+            integral_numbers(json),
+            serde_json::json!({"a": 7, "b": 1000, "c": 7.5, "d": "7.0", "e": 0, "f": 1e300})
+        );
+        let mut drug = serde_json::to_value(medledger_contract::ehr::samples::drug_exposure(1, 1))
+            .expect("serializes");
+        drug["refills"] = serde_json::json!(2.0);
+        assert_eq!(
+            parse_record::<DrugExposure>(drug.clone())
+                .map(|d| d.refills)
+                .ok(),
+            Some(Some(2))
+        );
+        // A number where the document says text is refused, though the model could read it.
+        drug["quantity"] = serde_json::json!(12.5);
+        let Err(ApiError::Validation(problems)) = parse_record::<DrugExposure>(drug) else {
+            panic!("a number for quantity's text is a validation failure");
+        };
+        assert_eq!(problems[0].field, "quantity");
+    }
+
+    #[test]
+    fn only_problems_of_fields_left_as_they_are_conflict_with_the_state() {
+        let year = 2026;
+        let json = |v: Value| v.as_object().cloned().expect("object");
+        let drug = serde_json::to_value(medledger_contract::ehr::samples::drug_exposure(1, 1))
+            .expect("serializes");
+        let start = drug["drug_exposure_start_date"].clone();
+        let end_before = FieldProblem::new("drug_exposure_end_date", codes::END_BEFORE_START, "");
+        let judge = |changes: &serde_json::Map<String, Value>, problem: &FieldProblem| {
+            let mut merged = drug.clone();
+            for (k, v) in changes {
+                merged[k] = v.clone();
+            }
+            state_conflict(ApiError::Validation(vec![problem.clone()]), |p| {
+                due_to_fields_left_as_they_are::<DrugExposure>(p, changes, &merged, year)
+            })
+        };
+        // An end before the current start: the change is fine with another start.
+        let only_end = json(serde_json::json!({"drug_exposure_end_date": "0002-01-01"}));
+        assert!(matches!(
+            judge(&only_end, &end_before),
+            ApiError::StateConflict(_)
+        ));
+        // Both changed, the end first: invalid whatever the record.
+        let both = json(serde_json::json!({
+            "drug_exposure_start_date": start,
+            "drug_exposure_end_date": "0002-01-01"
+        }));
+        assert!(matches!(judge(&both, &end_before), ApiError::Validation(_)));
+        // A problem of one field alone is never the state's.
+        let long = FieldProblem::new("stop_reason", codes::TOO_LONG, "");
+        assert!(matches!(judge(&only_end, &long), ApiError::Validation(_)));
+
+        let patient =
+            serde_json::to_value(medledger_contract::ehr::samples::patient(1)).expect("serializes");
+        let day = FieldProblem::new("day_of_birth", codes::INVALID_DATE, "");
+        let judge = |changes: Value| {
+            let changes = json(changes);
+            let mut merged = patient.clone();
+            for (k, v) in &changes {
+                merged[k] = v.clone();
+            }
+            matches!(
+                state_conflict(ApiError::Validation(vec![day.clone()]), |p| {
+                    due_to_fields_left_as_they_are::<Patient>(p, &changes, &merged, year)
+                }),
+                ApiError::StateConflict(_)
+            )
+        };
+        assert!(
+            judge(serde_json::json!({"day_of_birth": 31})),
+            "the current month may lack it"
+        );
+        assert!(
+            judge(serde_json::json!({"month_of_birth": 2, "day_of_birth": 29})),
+            "a leap year"
+        );
+        assert!(!judge(
+            serde_json::json!({"month_of_birth": 4, "day_of_birth": 31})
+        ));
+        assert!(!judge(
+            serde_json::json!({"month_of_birth": null, "day_of_birth": 3})
+        ));
+        assert!(!judge(
+            serde_json::json!({"year_of_birth": 2001, "month_of_birth": 2, "day_of_birth": 29})
+        ));
     }
 }

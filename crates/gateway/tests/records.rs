@@ -431,12 +431,19 @@ async fn refusals_have_their_status_and_name_the_field() {
             "end_before_start".to_owned()
         )]
     );
+    // 409: valid in itself, but no such patient (yet); the field is named all the same.
     let response = clinic.post("/notes", note(30, 404)).await;
-    response.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    response.assert_problem(StatusCode::CONFLICT, "conflict");
     assert_eq!(
         field_errors(&response),
         [("person_id".to_owned(), "unknown_patient".to_owned())]
     );
+    // With another problem, the request is invalid whatever the ledger holds: 422, naming both.
+    let mut untitled = note(30, 404);
+    untitled["note_text"] = json!(" ");
+    let response = clinic.post("/notes", untitled).await;
+    response.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert_eq!(field_errors(&response).len(), 2, "{}", response.text());
     // 422: a value that is not of the field's type, a missing field, a field the model lacks.
     let mut bad_date = note(31, 1);
     bad_date["note_date"] = json!("2024-02-30");
@@ -461,7 +468,8 @@ async fn refusals_have_their_status_and_name_the_field() {
         [("favourite_colour".to_owned(), "unknown_field".to_owned())]
     );
 
-    // Amendments: an unknown field, a changed id, an end before the start, a blank reason.
+    // Amendments: an unknown field, an id or patient named (even unchanged), an end before the start
+    // it also changes, a blank reason.
     let amendment = |changes: Value, reason: &str| json!({"changes": changes, "reason": reason});
     for (changes, reason, field, code) in [
         (json!({"colour": "blue"}), "r", "colour", "unknown_field"),
@@ -471,9 +479,15 @@ async fn refusals_have_their_status_and_name_the_field() {
             "drug_exposure_id",
             "immutable",
         ),
+        (
+            json!({"drug_exposure_id": 20}),
+            "r",
+            "drug_exposure_id",
+            "immutable",
+        ),
         (json!({"person_id": 2}), "r", "person_id", "immutable"),
         (
-            json!({"drug_exposure_end_date": "2024-04-01"}),
+            json!({"drug_exposure_start_date": "2024-05-02", "drug_exposure_end_date": "2024-05-01"}),
             "r",
             "drug_exposure_end_date",
             "end_before_start",
@@ -492,6 +506,21 @@ async fn refusals_have_their_status_and_name_the_field() {
             response.text()
         );
     }
+    // 409: an end that is fine in itself, but before the start the amendment leaves as it is.
+    let response = clinic
+        .post(
+            "/drug-exposures/20/amendments",
+            amendment(json!({"drug_exposure_end_date": "2024-04-01"}), "r"),
+        )
+        .await;
+    response.assert_problem(StatusCode::CONFLICT, "conflict");
+    assert_eq!(
+        field_errors(&response),
+        [(
+            "drug_exposure_end_date".to_owned(),
+            "end_before_start".to_owned()
+        )]
+    );
     clinic
         .post(
             "/drug-exposures/20/amendments",

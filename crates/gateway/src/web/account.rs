@@ -21,7 +21,7 @@ pub type FieldMessages = BTreeMap<String, String>;
 /// Turns an API error into per-field messages in the page's language, if it is about fields.
 pub fn field_messages(page: &Page, error: &ApiError) -> Option<FieldMessages> {
     match error {
-        ApiError::Validation(problems) => Some(
+        ApiError::Validation(problems) | ApiError::StateConflict(problems) => Some(
             problems
                 .iter()
                 .map(|p| {
