@@ -643,6 +643,7 @@ pub async fn change_own_password(
         }
         Err(e) => return Err(ApiError::Internal(e.to_string())),
     }
+    state.forget_initial_password(&session.email);
     state
         .inner
         .sessions

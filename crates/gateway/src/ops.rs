@@ -381,6 +381,10 @@ pub async fn start(options: UpOptions) -> Result<Started, GatewayError> {
         .map(|org| org.msp_id.clone())
         .ok_or_else(|| GatewayError::Config("the channel has no organization".into()))?;
     let ca = medledger_node::init::load_ca(&data, &msp_id)?;
+    let config = GatewayConfig {
+        initial_password_file: Some(password_file.clone()),
+        ..config
+    };
     let state = AppState::new(Arc::new(node), wallet, ca, config);
     match outcome {
         InitOutcome::Created { admin } => {

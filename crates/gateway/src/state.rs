@@ -32,6 +32,10 @@ pub struct GatewayConfig {
     pub clock: Clock,
     /// Mark the session cookie `Secure` (when served over HTTPS, e.g. behind a TLS proxy).
     pub secure_cookies: bool,
+    /// Where a generated first-administrator password is saved. While that file exists, the first
+    /// administrator is still on the generated password: the web pages send them to change it, and the
+    /// change removes the file.
+    pub initial_password_file: Option<std::path::PathBuf>,
 }
 
 impl Default for GatewayConfig {
@@ -40,6 +44,7 @@ impl Default for GatewayConfig {
             password: PasswordParams::RECOMMENDED,
             clock: Arc::new(medledger_node::now_ms),
             secure_cookies: false,
+            initial_password_file: None,
         }
     }
 }
@@ -106,6 +111,28 @@ impl AppState {
 
     pub fn node(&self) -> &Node {
         &self.inner.node
+    }
+
+    /// Whether `email` is the first administrator still using the generated password.
+    pub fn must_change_password(&self, email: &str) -> bool {
+        let Some(file) = &self.inner.config.initial_password_file else {
+            return false;
+        };
+        file.exists()
+            && matches!(
+                self.inner.wallet.person(email),
+                Ok(Some(person)) if person.role == medledger_types::Role::Admin && person.record_id == crate::ops::FIRST_ADMIN_ID
+            )
+    }
+
+    /// After the first administrator changed the generated password, the saved copy opens nothing: remove it.
+    pub fn forget_initial_password(&self, email: &str) {
+        if self.must_change_password(email)
+            && let Some(file) = &self.inner.config.initial_password_file
+            && let Err(e) = std::fs::remove_file(file)
+        {
+            tracing::warn!(file = %file.display(), error = %e, "cannot remove the saved initial password");
+        }
     }
 
     /// The gateway's clock (milliseconds since the Unix epoch).

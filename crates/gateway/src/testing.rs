@@ -134,6 +134,7 @@ fn up_options(data: &DataDir, admin_password: Option<String>, clock: Arc<AtomicI
             password: PasswordParams::CHEAP_FOR_TESTS,
             clock: Arc::new(move || clock.load(Ordering::Relaxed)),
             secure_cookies: false,
+            initial_password_file: None,
         },
     }
 }

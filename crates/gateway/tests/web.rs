@@ -205,3 +205,50 @@ async fn the_password_page_changes_the_password_and_shows_errors_next_to_fields(
         StatusCode::SEE_OTHER
     );
 }
+
+#[tokio::test]
+async fn the_first_administrator_must_replace_a_generated_password_before_anything_else() {
+    use medledger_gateway::testing::TestOptions;
+    let gateway = TestGateway::start_with(TestOptions {
+        admin_password: None,
+    })
+    .await;
+    let first = gateway.first_admin.as_ref().expect("created a network");
+    let generated = first
+        .generated_password
+        .clone()
+        .expect("a generated password");
+    let file = first.password_file.clone().expect("saved to a file");
+    let mut browser = TestBrowser::new(&gateway);
+    let login = browser.login(ADMIN_EMAIL, &generated).await;
+    assert_eq!(location(&login).as_deref(), Some("/doctors"));
+    let sent = browser.get("/doctors").await;
+    assert_eq!(
+        location(&sent).as_deref(),
+        Some("/password?first_run=1"),
+        "every page sends them to the password page"
+    );
+    let page = browser.get("/password?first_run=1").await;
+    assert!(page.text().contains("id=\"new_password\""));
+    let changed = browser
+        .submit(
+            "/password",
+            "/password",
+            &[
+                ("current_password", &generated),
+                ("new_password", "my own long password"),
+                ("confirm_password", "my own long password"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&changed).as_deref(), Some("/password?changed=1"));
+    assert!(
+        !file.exists(),
+        "the saved generated password is removed once it opens nothing"
+    );
+    assert_eq!(
+        browser.get("/doctors").await.status,
+        StatusCode::OK,
+        "now the pages open"
+    );
+}

@@ -157,6 +157,8 @@ pub struct WebUser {
 pub enum WebRejection {
     /// Not logged in (or the session expired): go to the login page.
     Login { next: String },
+    /// The first administrator must replace the generated password before anything else.
+    ChangePassword,
     /// Anything else, as the API would answer.
     Api(ApiError),
 }
@@ -167,6 +169,7 @@ impl IntoResponse for WebRejection {
             WebRejection::Login { next } => {
                 Redirect::to(&format!("/login?next={}", urlencode(&next))).into_response()
             }
+            WebRejection::ChangePassword => Redirect::to("/password?first_run=1").into_response(),
             WebRejection::Api(e) => e.into_response(),
         }
     }
@@ -185,6 +188,12 @@ impl FromRequestParts<AppState> for WebUser {
             Err(ApiError::Unauthorized) => return Err(WebRejection::Login { next: path }),
             Err(e) => return Err(WebRejection::Api(e)),
         };
+        // The first administrator replaces the generated password before anything else.
+        if !(parts.uri.path() == "/password" || parts.uri.path() == "/logout")
+            && state.must_change_password(&session.email)
+        {
+            return Err(WebRejection::ChangePassword);
+        }
         let csrf = request_token(&parts.headers)
             .map(csrf_for)
             .unwrap_or_default();

@@ -79,7 +79,8 @@ impl IntoResponse for PageError {
 pub async fn home(user: Result<WebUser, super::page::WebRejection>) -> Response {
     match user {
         Ok(user) => Redirect::to(home_of(user.session.role)).into_response(),
-        Err(_) => Redirect::to("/login").into_response(),
+        Err(super::page::WebRejection::Login { .. }) => Redirect::to("/login").into_response(),
+        Err(other) => other.into_response(),
     }
 }
 
