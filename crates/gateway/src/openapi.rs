@@ -971,6 +971,85 @@ mod tests {
         );
     }
 
+    /// The served document's schema of `name`, for `year`.
+    fn documented(name: &str, year: i64) -> serde_json::Value {
+        let document = crate::openapi_document();
+        let document = super::at_year(&document, year);
+        document["components"]["schemas"][name].clone()
+    }
+
+    /// The contract's field problems for `json` as model `M`, by field and code.
+    fn contract_says<M>(json: serde_json::Value, year: i64) -> Vec<(String, String)>
+    where
+        M: crate::records::Served,
+    {
+        let model: M = serde_json::from_value(json).expect("parses as the model");
+        medledger_contract::ehr::validate::validate_record(&model.into_new(), year)
+            .into_iter()
+            .map(|e| (e.field, e.code))
+            .collect()
+    }
+
+    /// Each documented text limit is the contract's, in characters: the longest text the document
+    /// allows (of four-byte characters) passes, one character more is too long; required text of
+    /// white space only is refused, one visible character passes. The year of birth's bounds too.
+    fn limits_agree<M: crate::records::Served>(name: &str, sample: &M) {
+        let year = 2026;
+        let schema = documented(name, year);
+        let sample = serde_json::to_value(sample).expect("serializes");
+        let mut checked = 0;
+        for (field, property) in schema["properties"].as_object().expect("properties") {
+            let with = |value: serde_json::Value| {
+                let mut json = sample.clone();
+                json[field] = value;
+                contract_says::<M>(json, year)
+                    .into_iter()
+                    .any(|(f, _)| f == *field)
+            };
+            // Emails have their own test (`email_shapes` in the contract); text is the rest.
+            if let Some(max) = property["maxLength"].as_u64()
+                && !property["format"].is_string()
+            {
+                let max = max as usize;
+                assert!(!with("😷".repeat(max).into()), "{name}.{field} at {max}");
+                assert!(
+                    with("x".repeat(max + 1).into()),
+                    "{name}.{field} past {max}"
+                );
+                checked += 1;
+            }
+            if property["minLength"] == 1 {
+                assert!(with(" \u{3000}\t".into()), "{name}.{field} blank");
+                assert!(!with("\u{3000}x".into()), "{name}.{field} not blank");
+            }
+            if field == "year_of_birth" {
+                let (min, max) = (&property["minimum"], &property["maximum"]);
+                assert_eq!(max, year, "{name}.{field}");
+                for (value, refused) in [
+                    (min.as_i64().expect("min"), false),
+                    (year, false),
+                    (min.as_i64().expect("min") - 1, true),
+                    (year + 1, true),
+                ] {
+                    assert_eq!(with(value.into()), refused, "{name}.{field} = {value}");
+                }
+            }
+        }
+        assert!(checked > 0, "{name} has text limits");
+    }
+
+    #[test]
+    fn documented_limits_are_the_contracts() {
+        limits_agree("Patient", &samples::patient(1));
+        limits_agree("Note", &samples::note(2, 1));
+        limits_agree("DrugExposure", &samples::drug_exposure(3, 1));
+        limits_agree(
+            "Doctor",
+            &samples::doctor(4, "ana@example.org", vec![1, 2, 3]),
+        );
+        limits_agree("Admin", &samples::admin(5, "raul@example.org", vec![4, 5]));
+    }
+
     #[test]
     fn twins_agree_with_the_contract_models() {
         agrees::<_, PatientDoc>(&samples::patient(1));

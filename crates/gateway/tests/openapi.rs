@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use axum::http::{StatusCode, header};
 use medledger_gateway::testing::TestGateway;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The record and ledger operations (`METHOD path`), all protected by the bearer scheme.
 const PROTECTED: &[&str] = &[
@@ -150,5 +150,123 @@ async fn the_document_is_openapi_3_and_lists_every_route_with_its_security() {
     assert_eq!(
         document,
         serde_json::to_value(medledger_gateway::openapi_document()).expect("serializes")
+    );
+}
+
+/// The rules the contract checks, as the document states them (the failures this pins: a schema that
+/// allows what the contract refuses, or the other way round, which clients and schemathesis trip on).
+#[tokio::test]
+async fn the_document_states_the_contracts_rules() {
+    let gateway = TestGateway::start().await;
+    let document = gateway.get("/api/v1/openapi.json", None).await.json();
+    let schemas = &document["components"]["schemas"];
+    let year = medledger_contract::ehr::values::year_of_unix_millis(
+        gateway.clock.load(std::sync::atomic::Ordering::Relaxed),
+    );
+
+    // Text: lengths in characters; required text not blank; emails of the contract's shape.
+    assert_eq!(
+        schemas["Patient"]["properties"]["family_name"]["maxLength"],
+        255
+    );
+    assert_eq!(
+        schemas["Note"]["properties"]["note_text"]["maxLength"],
+        16384
+    );
+    assert_eq!(schemas["Note"]["properties"]["note_text"]["minLength"], 1);
+    assert!(schemas["Doctor"]["properties"]["given_name"]["pattern"].is_string());
+    assert_eq!(schemas["Doctor"]["properties"]["email"]["format"], "email");
+    assert_eq!(schemas["Doctor"]["properties"]["email"]["maxLength"], 254);
+    assert!(schemas["Note"]["properties"]["note_date"]["pattern"].is_string());
+
+    // Registration bodies: the profile's fields and rules, and a password of 12 to 1024 characters.
+    let doctor = schemas["Doctor"]["properties"].as_object().expect("doctor");
+    let new_doctor = schemas["NewDoctor"]["properties"]
+        .as_object()
+        .expect("new doctor");
+    for (name, field) in new_doctor {
+        match name.as_str() {
+            "password" => {
+                assert_eq!(field["minLength"], 12);
+                assert_eq!(field["maxLength"], 1024);
+            }
+            _ => assert_eq!(Some(field), doctor.get(name), "{name}"),
+        }
+    }
+    assert!(!new_doctor.contains_key("certificate"));
+
+    // Years of birth end at the current year, as the contract's do; a year later, a year later.
+    assert_eq!(
+        schemas["Patient"]["properties"]["year_of_birth"]["maximum"],
+        year
+    );
+    assert_eq!(
+        schemas["NewDoctor"]["properties"]["year_of_birth"]["maximum"],
+        year
+    );
+    gateway.advance(366 * 24 * 60 * 60 * 1000);
+    let next = gateway.get("/api/v1/openapi.json", None).await.json();
+    assert_eq!(
+        next["components"]["schemas"]["Patient"]["properties"]["year_of_birth"]["maximum"],
+        year + 1
+    );
+
+    // Amendments: one body per kind, whose changes cannot name the id, the patient, an email or a
+    // certificate.
+    for (collection, model, immutable) in [
+        ("patients", "Patient", &["person_id"][..]),
+        ("notes", "Note", &["note_id", "person_id"]),
+        (
+            "drug-exposures",
+            "DrugExposure",
+            &["drug_exposure_id", "person_id"],
+        ),
+        (
+            "doctors",
+            "Doctor",
+            &["provider_id", "email", "certificate"],
+        ),
+        ("admins", "Admin", &["admin_id", "email", "certificate"]),
+    ] {
+        let body = &document["paths"][format!("/api/v1/{collection}/{{id}}/amendments")]["post"]["requestBody"]
+            ["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(body, &format!("#/components/schemas/{model}Amendment"));
+        let changes = &schemas[format!("{model}Changes")];
+        assert_eq!(changes["additionalProperties"], false);
+        assert_eq!(changes["minProperties"], 1);
+        let fields = changes["properties"].as_object().expect("fields");
+        for name in schemas[model]["properties"]
+            .as_object()
+            .expect("model")
+            .keys()
+        {
+            assert_eq!(
+                fields.contains_key(name),
+                !immutable.contains(&name.as_str()),
+                "{model}Changes.{name}"
+            );
+        }
+    }
+    assert!(schemas.get("AmendmentRequest").is_none());
+
+    // Ids in paths are positive; cursors have the shapes the server reads.
+    let parameters = |path: &str| document["paths"][path]["get"]["parameters"].clone();
+    let id = parameters("/api/v1/patients/{id}")[0].clone();
+    assert_eq!(
+        (id["name"].clone(), id["schema"]["minimum"].clone()),
+        ("id".into(), 1.into())
+    );
+    let cursor = |path: &str| {
+        parameters(path)
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == "cursor")
+            .map(|p| p["schema"]["pattern"].clone())
+    };
+    assert_eq!(cursor("/api/v1/notes"), Some(json!("^[0-9]{1,19}$")));
+    assert_eq!(
+        cursor("/api/v1/notes/{id}/history"),
+        Some(json!("^[0-9]{1,19}\\.[0-9]{1,9}$"))
     );
 }
