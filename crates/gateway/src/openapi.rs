@@ -191,14 +191,16 @@ pub mod models {
         pub national_id: Option<String>,
     }
 
-    /// A drug exposure: OMOP DRUG_EXPOSURE. The end date may not be before the start date.
+    /// A drug exposure: OMOP DRUG_EXPOSURE. Its end date and verbatim end date are not before its start
+    /// date, nor its end datetime before its start datetime (422; 409 for an amendment whose change
+    /// does not fit the dates it leaves as they are).
     #[derive(Serialize, Deserialize, ToSchema)]
     #[serde(deny_unknown_fields)]
     #[schema(as = DrugExposure)]
     pub struct DrugExposureDoc {
         #[schema(minimum = 1)]
         pub drug_exposure_id: i64,
-        /// The patient (`person_id` of a patient that exists).
+        /// The patient: the `person_id` of a patient that exists (else 409, naming this field).
         #[schema(minimum = 1)]
         pub person_id: i64,
         #[schema(minimum = 0)]
@@ -248,7 +250,7 @@ pub mod models {
     pub struct NoteDoc {
         #[schema(minimum = 1)]
         pub note_id: i64,
-        /// The patient (`person_id` of a patient that exists).
+        /// The patient: the `person_id` of a patient that exists (else 409, naming this field).
         #[schema(minimum = 1)]
         pub person_id: i64,
         #[schema(format = Date)]

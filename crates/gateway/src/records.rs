@@ -14,6 +14,12 @@
 //!  "tx_id": "9f…", "block_number": 12, "tx_index": 0}
 //! ```
 //!
+//! Refusals: 422 when a request is invalid in itself, whatever the ledger holds; 409 when it is valid
+//! but the ledger's current state refuses it: the id exists, the patient of a note or drug exposure
+//! does not, or an amendment's change does not fit the fields it leaves as they are (an end before
+//! the current start, a day the current month lacks). `errors` names the fields either way. An
+//! amendment may not name the id, the patient, or a person's email or certificate ([`Served::IMMUTABLE`]).
+//!
 //! Handlers only translate: a read is one query, a write one transaction signed by the logged-in
 //! person ([`AppState::query`], [`AppState::invoke`]); the contract decides who may do what and what is
 //! valid, and its refusals become responses in [`crate::error`]. An amendment is merged here, at the
@@ -689,7 +695,7 @@ macro_rules! collection_handlers {
                 (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
                 (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
                 (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "The id already exists", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "The id already exists, or (notes and drug exposures) the patient does not: `errors` names the field", body = Problem, content_type = "application/problem+json"),
                 (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
                 (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
                 (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
@@ -771,7 +777,7 @@ macro_rules! version_handlers {
                 (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
                 (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
                 (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
-                (status = 409, description = "The record changed meanwhile", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "The record changed meanwhile, or a change does not fit the fields left as they are: `errors` names them", body = Problem, content_type = "application/problem+json"),
                 (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
                 (status = 422, description = "Invalid or unknown fields", body = Problem, content_type = "application/problem+json"),
                 (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
