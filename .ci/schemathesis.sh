@@ -8,7 +8,7 @@
 # cores once the binary is built.
 # Knobs: SCHEMATHESIS_MAX_EXAMPLES (default 30), SCHEMATHESIS_WORKERS (default 2),
 # SCHEMATHESIS_SEED (default: random; schemathesis prints the seed it used, to replay a failure),
-# SCHEMATHESIS_RUN_TIMEOUT_S (default 120, per run).
+# SCHEMATHESIS_RUN_TIMEOUT_S (default 110, per run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -119,7 +119,7 @@ openapi-spec-validator "$WORK/openapi.json"
 # breaks the schema still reaches the server): a drug exposure's end dates are not before its start
 # date, nor its end datetime before its start datetime (else 422), and a consistency proof's `from` is
 # not after its `to` (else 400). Without them schemathesis calls such requests "schema-valid but
-# rejected". The hooks only reorder values the generator already drew.
+# rejected". The hooks only reorder values the generator already drew, in schema-valid cases only.
 cat >"$WORK/medledger_schemathesis_hooks.py" <<'PYTHON'
 import re
 from datetime import date, datetime
