@@ -28,7 +28,7 @@ pub enum EhrCall {
     Create(NewRecord),
     /// Writes a new version of record `kind`/`id`. `record` must be of the same kind with the same id (and
     /// the same patient for notes and drug exposures, the same email for doctors and admins). `reason` is
-    /// required (1..=`limits::REASON_BYTES_MAX` bytes, not blank).
+    /// required (1..=[`REASON_CHARS_MAX`](super::validate::REASON_CHARS_MAX) characters, not blank).
     Amend {
         kind: RecordKind,
         id: i64,
