@@ -198,7 +198,7 @@ mod tests {
         let (handle, _blocks) = start(BatchConfig::default());
         let err = handle
             .submit(vec![0; limits::ENVELOPE_BYTES_MAX + 1])
-            .unwrap_err();
+            .expect_err("an oversize envelope is refused");
         assert!(matches!(err, SubmitError::TooLarge { .. }));
         handle.shutdown().expect("clean stop");
     }
