@@ -163,7 +163,8 @@ proptest! {
 
 #[test]
 fn oversize_input_is_refused_before_decoding() {
-    let err = codec::decode::<RwSet>("rwset", &[0u8; 100], 99).expect_err("oversize input is refused");
+    let err =
+        codec::decode::<RwSet>("rwset", &[0u8; 100], 99).expect_err("oversize input is refused");
     assert_eq!(
         err,
         CodecError::TooLarge {
