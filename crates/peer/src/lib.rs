@@ -32,7 +32,7 @@ use tokio::sync::oneshot;
 pub use channel::ChannelState;
 pub use endorse::{EndorseError, Endorsed, Evaluated};
 pub use ledger::{CommittedTransaction, InclusionProof, ProofRequestError};
-pub use validate::{BlockError, ValidatedBlock};
+pub use validate::{BlockError, StoreState, ValidatedBlock};
 
 /// Most transactions that may be awaited at once; beyond it `subscribe` refuses.
 pub const WAITERS_COUNT_MAX: usize = 64 * 1024;

@@ -128,8 +128,9 @@ impl ValidatedBlock {
     }
 }
 
-/// Reads committed state for the contract runtime.
-pub(crate) struct StoreState<'a>(pub &'a dyn Store);
+/// Reads committed state for the contract runtime: the adapter from the store to the contract's
+/// [`StateReader`], also for tests and tools that simulate against a peer's store.
+pub struct StoreState<'a>(pub &'a dyn Store);
 
 fn state_error(e: StoreError) -> StateError {
     StateError(e.to_string())

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::page::{
     AnonymousPage, LANG_COOKIE, LOGIN_CSRF_COOKIE, Page, WebUser, cookie, same_token,
 };
-use crate::auth::{ClientAddress, authenticate, end_session, request_token, session_cookie};
+use crate::auth::{ClientAddress, authenticate, end_session, session_cookie};
 use crate::{ApiError, AppState};
 
 /// Renders a template as an HTML response, or a plain 500 if rendering fails (a bug, logged).
@@ -274,11 +274,6 @@ pub async fn switch_language(Path(code): Path<String>, Query(query): Query<LangQ
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     response
-}
-
-/// Whether the request carries a session token (for tests and the entry redirect).
-pub fn has_session_token(headers: &HeaderMap) -> bool {
-    request_token(headers).is_some()
 }
 
 const APP_CSS: &str = include_str!("../../static/app.css");

@@ -11,11 +11,10 @@
 
 use std::sync::Arc;
 
-use medledger_contract::StateError;
 use medledger_contract::ehr::{
     CONTRACT_NAME, EhrCall, EhrContract, NewRecord, RecordKind, samples,
 };
-use medledger_contract::runtime::{Invocation, StateReader, simulate};
+use medledger_contract::runtime::{Invocation, simulate};
 use medledger_crypto::keys::SigningKey;
 use medledger_crypto::x509::{CertificateAuthority, IssueRequest, parse_certificate};
 use medledger_orderer::BlockAssembler;
@@ -391,7 +390,7 @@ impl Network {
         let tx_id = tx_id(proposal);
         let simulation = simulate(
             &EhrContract,
-            &StoreReader(self.store.as_ref()),
+            &medledger_peer::StoreState(self.store.as_ref()),
             &Invocation {
                 tx_id,
                 signer: &signer,
@@ -533,37 +532,6 @@ pub fn refused<T>(result: Result<T, PeerError>) -> medledger_peer::BlockError {
         Err(PeerError::Block(e)) => e,
         Err(other) => panic!("expected the block to be refused, the peer failed instead: {other}"),
         Ok(_) => panic!("expected the block to be refused, it was accepted"),
-    }
-}
-
-/// Committed state as the contract runtime reads it.
-struct StoreReader<'a>(&'a dyn Store);
-
-impl StateReader for StoreReader<'_> {
-    fn get(&self, key: &str) -> Result<Option<VersionedValue>, StateError> {
-        self.0.get(key).map_err(|e| StateError(e.to_string()))
-    }
-
-    fn range(
-        &self,
-        start: &str,
-        end: &str,
-        limit: usize,
-    ) -> Result<Vec<(String, VersionedValue)>, StateError> {
-        self.0
-            .range(start, end, limit)
-            .map_err(|e| StateError(e.to_string()))
-    }
-
-    fn history(
-        &self,
-        key: &str,
-        after: Option<Version>,
-        limit: usize,
-    ) -> Result<Vec<HistoryEntry>, StateError> {
-        self.0
-            .history(key, after, limit)
-            .map_err(|e| StateError(e.to_string()))
     }
 }
 
