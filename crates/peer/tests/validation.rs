@@ -1155,3 +1155,19 @@ fn the_peer_refuses_more_waiters_than_its_limit() {
     assert!(matches!(one_more, Err(PeerError::TooManyWaiters)));
     drop(waiters);
 }
+
+/// When the node stops committing it abandons its waiters: they hear at once that no status will come,
+/// instead of waiting out their timeout.
+#[test]
+fn abandoned_waiters_hear_at_once_that_no_status_will_come() {
+    use tokio::sync::oneshot::error::TryRecvError;
+    let net = Network::new();
+    let tx = net.transaction(&net.doctor, &create_patient(1));
+    let mut waiter = net
+        .peer
+        .subscribe(tx.tx_id)
+        .expect("the peer takes a waiter");
+    assert_eq!(waiter.try_recv(), Err(TryRecvError::Empty));
+    net.peer.abandon_waiters();
+    assert_eq!(waiter.try_recv(), Err(TryRecvError::Closed));
+}
