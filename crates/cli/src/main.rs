@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use medledger_gateway::ops::{self, UpOptions};
-use medledger_gateway::state::GatewayConfig;
 use medledger_node::{DataDir, InitOptions, NodeOptions};
+use medledger_service::ServiceConfig;
+use medledger_service::start::{self, UpOptions};
 use medledger_types::BatchConfig;
 
 #[derive(Parser, Debug)]
@@ -132,7 +132,7 @@ fn up(flags: UpFlags) -> anyhow::Result<ExitCode> {
                 .then_some(batch),
         },
         admin_password: flags.admin_password,
-        gateway: GatewayConfig::default(),
+        service: ServiceConfig::default(),
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let state = runtime.block_on(async {
@@ -141,7 +141,7 @@ fn up(flags: UpFlags) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(flags.listen)
             .await
             .with_context(|| format!("cannot listen on {}", flags.listen))?;
-        let started_gateway = ops::start(options)
+        let started_gateway = start::start(options)
             .await
             .with_context(|| format!("cannot start in {}", data.root().display()))?;
         if let Some(admin) = &started_gateway.first_admin {
@@ -165,14 +165,14 @@ fn up(flags: UpFlags) -> anyhow::Result<ExitCode> {
             state.node().peer().height(),
             started.elapsed().as_millis()
         );
-        ops::serve(listener, state.clone(), shutdown)
+        medledger_gateway::serve(listener, state.clone(), shutdown)
             .await
             .context("the HTTP server failed")?;
         anyhow::Ok(state)
     })?;
     eprintln!("stopping: ordering and committing what is pending");
     drop(runtime);
-    ops::stop(state).context("the node stopped with an error")?;
+    start::stop(state).context("the node stopped with an error")?;
     Ok(ExitCode::SUCCESS)
 }
 

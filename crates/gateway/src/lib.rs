@@ -1,75 +1,82 @@
-//! The gateway: the only part of medledger that speaks HTTP, JSON and HTML to people.
+//! The composition: the REST API ([`medledger_api`]) and the web application ([`medledger_web`]) in one
+//! router over one service state ([`medledger_service::AppState`]), the limits every request shares,
+//! and the HTTP server.
 //!
-//! It serves the REST API under `/api/v1` (documented by the OpenAPI document at
-//! `/api/v1/openapi.json`), logs people in, and signs each of their requests with their own key, which it
-//! unlocks with their password at login and holds only for the session. Credentials never reach the
-//! ledger: password hashes and encrypted keys live in the gateway's wallet file; the ledger holds each
-//! person's public profile and certificate.
+//! - [`router`]: both front ends' routes.
+//! - [`app`]: the application exactly as served: [`router`] plus the request body limit
+//!   ([`medledger_api::error::REQUEST_BODY_BYTES_MAX`]), the request metrics, `Cache-Control: no-store`
+//!   and a problem+json 404 for unknown paths.
+//! - [`serve`]: the HTTP server until a shutdown signal; then in-flight requests finish.
 //!
-//! - [`state`]: what every handler shares ([`AppState`]).
-//! - [`error`]: domain errors become `application/problem+json` responses, in one place.
-//! - [`auth`]: login, logout, password change, sessions, the [`auth::Session`] extractor, rate limits.
-//! - [`wallet`]: people's password-encrypted keys and credentials, off the ledger.
-//! - [`people`]: administrators and doctors (registration issues a certificate and records the profile).
-//! - [`records`]: patients, notes, drug exposures: create, get, list, amend, history.
-//! - [`ledger`]: blocks, transactions with inclusion proofs, checkpoints, consistency proofs.
-//! - [`ops`]: health, readiness, metrics.
-//! - [`openapi`]: the OpenAPI document, generated from the handlers.
-//! - `testing`: the HTTP tests' harness (hidden).
-//!
-//! Architecture invariant: handlers translate between HTTP/JSON and the node's API; they make no ledger
-//! decision. Every write goes through `Node::invoke` signed by the logged-in person.
+//! Architecture invariant: only `medledger-api` and `medledger-web` speak HTTP; they meet here and
+//! nowhere else (the web crate never depends on the API crate). This crate holds no route of its own.
 
-pub mod auth;
-pub mod error;
-pub mod ledger;
-pub mod openapi;
-pub mod ops;
-pub mod people;
-pub mod records;
-pub mod state;
-#[doc(hidden)]
-pub mod testing;
-pub mod wallet;
-pub mod web;
+use std::future::Future;
+use std::net::SocketAddr;
 
 use axum::Router;
-use utoipa_axum::router::OpenApiRouter;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use medledger_api::ApiError;
+use medledger_api::error::REQUEST_BODY_BYTES_MAX;
+use medledger_service::{AppState, ServiceError};
 
-pub use error::ApiError;
-pub use state::AppState;
-
-/// The whole HTTP application.
+/// The REST API's and the web application's routes, over `state`.
 pub fn router(state: AppState) -> Router {
-    let (routes, document) = api();
-    let (document_route, _) = openapi::serve(document);
-    routes
-        .merge(document_route)
-        .merge(web::routes())
+    medledger_api::routes()
+        .merge(medledger_web::routes())
         .with_state(state)
 }
 
-/// The OpenAPI document of [`router`], as served at [`openapi::DOCUMENT_PATH`] this year (by the system
-/// clock).
-pub fn openapi_document() -> serde_json::Value {
-    let (_, document) = api();
-    let year = medledger_contract::ehr::values::year_of_unix_millis(medledger_node::now_ms());
-    openapi::at_year(&openapi::serve(document).1, year)
+async fn not_found() -> ApiError {
+    ApiError(ServiceError::NotFound("no such resource".into()))
 }
 
-/// Every route and the document generated from them. Each module's `routes()` is an [`OpenApiRouter`];
-/// routes without `#[utoipa::path]` still serve, but are missing from the document.
-fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let v1 = OpenApiRouter::new()
-        .merge(auth::routes())
-        .merge(people::routes())
-        .merge(records::routes())
-        .merge(ledger::routes())
-        .merge(openapi::routes());
-    let (routes, mut document) = OpenApiRouter::with_openapi(openapi::base())
-        .nest("/api/v1", v1)
-        .merge(ops::routes())
-        .split_for_parts();
-    records::document_withheld_records(&mut document);
-    (routes, document)
+/// Counts every response by status class and marks it `Cache-Control: no-store` unless it says
+/// otherwise: answers carry people's records, which no cache should keep.
+async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    state
+        .inner
+        .metrics
+        .record_response(response.status().as_u16());
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The whole application as served: [`router`] with the body limit ([`REQUEST_BODY_BYTES_MAX`]),
+/// request metrics, `Cache-Control: no-store` and a problem+json 404 for unknown paths.
+pub fn app(state: AppState) -> Router {
+    router(state.clone())
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state, track))
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+}
+
+/// Serves the application on `listener` until `shutdown` completes; then stops accepting connections,
+/// marks the service not ready, and returns once in-flight requests have finished. Logs
+/// `serving on http://ADDR` when accepting.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let address = listener.local_addr()?;
+    let app = app(state.clone());
+    tracing::info!("serving on http://{address}");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        state.begin_shutdown();
+        tracing::info!("shutting down: finishing requests in flight");
+    })
+    .await
 }

@@ -6,11 +6,11 @@
 use std::net::SocketAddr;
 
 use axum::http::{Method, StatusCode, header};
-use medledger_gateway::auth::{
+use medledger_service::auth::{
     LOGIN_FAILURE_WINDOW_MS, LOGIN_FAILURES_MAX, SESSION_COOKIE, SESSION_IDLE_TIMEOUT_MS,
     SESSION_LIFETIME_MS,
 };
-use medledger_gateway::testing::{
+use medledger_testkit::{
     ADMIN_EMAIL, ADMIN_PASSWORD, CLIENT_ADDRESS, DOCTOR_PASSWORD, TestGateway,
 };
 use serde_json::json;

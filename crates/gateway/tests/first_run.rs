@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use axum::http::StatusCode;
-use medledger_gateway::ops::{
+use medledger_node::{DataDir, InitOptions, InitOutcome, init_with};
+use medledger_service::start::{
     FIRST_ADMIN_ID, GENERATED_PASSWORD_CHARS, INITIAL_ADMIN_PASSWORD_FILE,
 };
-use medledger_gateway::testing::{ADMIN_EMAIL, ADMIN_PASSWORD, TestGateway, TestOptions};
-use medledger_gateway::wallet::{PasswordParams, WALLET_FILE, Wallet};
-use medledger_node::{DataDir, InitOptions, InitOutcome, init_with};
+use medledger_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, TestGateway, TestOptions};
 use medledger_types::Role;
+use medledger_wallet::{PasswordParams, WALLET_FILE, Wallet};
 
 /// Every file under `root`, relative.
 fn files(root: &Path) -> BTreeSet<String> {
@@ -105,7 +105,7 @@ async fn a_generated_password_is_saved_owner_only_and_a_second_run_creates_nothi
     let token = gateway.login(ADMIN_EMAIL, &password).await;
     gateway
         .login_from(
-            medledger_gateway::testing::CLIENT_ADDRESS,
+            medledger_testkit::CLIENT_ADDRESS,
             ADMIN_EMAIL,
             ADMIN_PASSWORD,
         )

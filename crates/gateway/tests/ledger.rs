@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use medledger_crypto::merkle::{leaf_hash, verify_consistency, verify_inclusion};
-use medledger_gateway::testing::{TestGateway, TestResponse};
+use medledger_testkit::{TestGateway, TestResponse};
 use medledger_types::{Checkpoint, Hash, Signature, codec};
 use serde_json::{Value, json};
 

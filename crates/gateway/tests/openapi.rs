@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use axum::http::{StatusCode, header};
-use medledger_gateway::testing::TestGateway;
+use medledger_testkit::TestGateway;
 use serde_json::{Value, json};
 
 /// The record and ledger operations (`METHOD path`), all protected by the bearer scheme.
@@ -149,7 +149,7 @@ async fn the_document_is_openapi_3_and_lists_every_route_with_its_security() {
     // The same document as the library builds it.
     assert_eq!(
         document,
-        serde_json::to_value(medledger_gateway::openapi_document()).expect("serializes")
+        serde_json::to_value(medledger_api::openapi_document()).expect("serializes")
     );
 }
 

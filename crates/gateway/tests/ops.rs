@@ -4,8 +4,8 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use medledger_gateway::error::REQUEST_BODY_BYTES_MAX;
-use medledger_gateway::testing::{ADMIN_EMAIL, ADMIN_PASSWORD, DOCTOR_PASSWORD, TestGateway};
+use medledger_api::error::REQUEST_BODY_BYTES_MAX;
+use medledger_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, DOCTOR_PASSWORD, TestGateway};
 use serde_json::json;
 
 #[tokio::test]
@@ -35,7 +35,7 @@ async fn health_and_readiness_follow_the_node_and_shutdown() {
         .assert_problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     gateway
         .login_from(
-            medledger_gateway::testing::CLIENT_ADDRESS,
+            medledger_testkit::CLIENT_ADDRESS,
             ADMIN_EMAIL,
             ADMIN_PASSWORD,
         )
@@ -66,7 +66,7 @@ async fn metrics_name_requests_commits_height_and_commit_latency() {
             .headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/plain; version=0.0.4"))
+            .is_some_and(|v| v.starts_with("application/openmetrics-text"))
     );
     let text = response.text();
     let value = |series: &str| -> f64 {
@@ -93,7 +93,7 @@ async fn metrics_name_requests_commits_height_and_commit_latency() {
     assert_eq!(value("medledger_sessions"), 1.0);
     assert_eq!(value("medledger_ready"), 1.0);
     for family in [
-        "# TYPE medledger_http_requests_total counter",
+        "# TYPE medledger_http_requests counter",
         "# TYPE medledger_commit_latency_seconds histogram",
         "# TYPE medledger_block_height gauge",
     ] {

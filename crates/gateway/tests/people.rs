@@ -4,7 +4,7 @@
 
 use axum::http::{StatusCode, header};
 use medledger_crypto::x509::parse_certificate;
-use medledger_gateway::testing::{ADMIN_EMAIL, DOCTOR_PASSWORD, TestGateway};
+use medledger_testkit::{ADMIN_EMAIL, DOCTOR_PASSWORD, TestGateway};
 use medledger_types::Role;
 use serde_json::{Value, json};
 

@@ -6,7 +6,7 @@
 //! naming the field.
 
 use axum::http::StatusCode;
-use medledger_gateway::testing::{ADMIN_EMAIL, TestGateway, TestResponse};
+use medledger_testkit::{ADMIN_EMAIL, TestGateway, TestResponse};
 use serde_json::{Value, json};
 
 /// A minimal patient.

@@ -3,7 +3,7 @@
 //! token, and a page in the wrong language.
 
 use axum::http::StatusCode;
-use medledger_gateway::testing::{ADMIN_EMAIL, ADMIN_PASSWORD, TestBrowser, TestGateway, location};
+use medledger_testkit::{ADMIN_EMAIL, ADMIN_PASSWORD, TestBrowser, TestGateway, location};
 
 #[tokio::test]
 async fn an_anonymous_visitor_is_sent_to_the_login_page_and_comes_back_after_login() {
@@ -208,7 +208,7 @@ async fn the_password_page_changes_the_password_and_shows_errors_next_to_fields(
 
 #[tokio::test]
 async fn the_first_administrator_must_replace_a_generated_password_before_anything_else() {
-    use medledger_gateway::testing::TestOptions;
+    use medledger_testkit::TestOptions;
     let gateway = TestGateway::start_with(TestOptions {
         admin_password: None,
     })

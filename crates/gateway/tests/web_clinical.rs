@@ -6,10 +6,10 @@
 //! administrator, and a form accepted without its CSRF token.
 
 use axum::http::StatusCode;
-use medledger_gateway::testing::{
+use medledger_testkit::{
     ADMIN_EMAIL, ADMIN_PASSWORD, DOCTOR_PASSWORD, TestBrowser, TestGateway, TestResponse, location,
 };
-use medledger_gateway::web::i18n;
+use medledger_web::i18n;
 use serde_json::json;
 
 /// A gateway with doctor 10 registered; their browser is logged in.

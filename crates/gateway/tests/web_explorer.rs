@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use medledger_crypto::merkle::{leaf_hash, verify_inclusion};
-use medledger_gateway::testing::{
+use medledger_testkit::{
     ADMIN_EMAIL, ADMIN_PASSWORD, DOCTOR_PASSWORD, TestBrowser, TestGateway, location,
 };
 use medledger_types::Hash;

@@ -4,7 +4,7 @@
 //! whose pages or search miss people.
 
 use axum::http::StatusCode;
-use medledger_gateway::testing::{
+use medledger_testkit::{
     ADMIN_EMAIL, ADMIN_PASSWORD, DOCTOR_PASSWORD, TestBrowser, TestGateway, location,
 };
 

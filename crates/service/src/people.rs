@@ -1,0 +1,299 @@
+//! Administrators and doctors: registration, and who wrote each version of any record
+//! ([`RecordMeta`]).
+//!
+//! Registering a person (administrators only) issues them an Ed25519 identity from the organization CA
+//! with their role, records their public profile and certificate on the ledger — signed by the
+//! registering administrator — and stores their credentials in the wallet, their key encrypted under
+//! the initial password the administrator gave. The expensive part (Argon2) is done before the ledger
+//! write, so once the profile has committed only a small file write remains. Reads of people are the
+//! records module's ([`crate::records::get_record`], [`crate::records::list_records`]).
+//!
+//! A registration's JSON is the profile without `certificate` (the service issues it) plus `password`
+//! (≥ 12 characters).
+
+use medledger_contract::ContractError;
+use medledger_contract::ehr::{Admin, Doctor, EhrCall, NewRecord, RecordHeader};
+use medledger_node::{Identity, InvokeError};
+use medledger_types::Role;
+use medledger_wallet::{Wallet, WalletError, normalize_email};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::auth::{Session, check_new_password, rfc3339};
+use crate::records::{RecordVersion, Served, parse_record};
+use crate::state::Written;
+use crate::{AppState, ServiceError};
+
+/// Who wrote a version of a record, when, why, and in which transaction: the `header` of every
+/// [`RecordVersion`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordMeta {
+    /// 1 as created, 2 after the first amendment, ...
+    pub version_number: u32,
+    /// The signer's certificate name (an email).
+    pub author: String,
+    /// The signer's organization (MSP id).
+    pub author_org: String,
+    /// When the version was proposed (RFC 3339, UTC).
+    pub timestamp: String,
+    /// The transaction that wrote this version (hex).
+    pub tx_id: String,
+    /// Why this version was written (`null` for version 1).
+    pub amendment_reason: Option<String>,
+}
+
+impl From<&RecordHeader> for RecordMeta {
+    fn from(header: &RecordHeader) -> RecordMeta {
+        RecordMeta {
+            version_number: header.version_number,
+            author: header.author.clone(),
+            author_org: header.author_org.clone(),
+            timestamp: rfc3339(header.timestamp_ms),
+            tx_id: header.tx_id.to_string(),
+            amendment_reason: header.amendment_reason.clone(),
+        }
+    }
+}
+
+/// A person a registration creates: an administrator or a doctor.
+pub trait Person: Served {
+    /// The role their certificate and wallet entry carry.
+    const ROLE: Role;
+    /// The email they log in with.
+    fn email(&self) -> &str;
+    /// The profile with the certificate the organization CA issued.
+    fn with_certificate(self, certificate: Vec<u8>) -> Self;
+}
+
+impl Person for Admin {
+    const ROLE: Role = Role::Admin;
+    fn email(&self) -> &str {
+        &self.email
+    }
+    fn with_certificate(self, certificate: Vec<u8>) -> Admin {
+        Admin {
+            certificate,
+            ..self
+        }
+    }
+}
+
+impl Person for Doctor {
+    const ROLE: Role = Role::Doctor;
+    fn email(&self) -> &str {
+        &self.email
+    }
+    fn with_certificate(self, certificate: Vec<u8>) -> Doctor {
+        Doctor {
+            certificate,
+            ..self
+        }
+    }
+}
+
+/// The field of a registration that carries the initial password.
+pub const PASSWORD_FIELD: &str = "password";
+/// The model field a registration may not name (the service issues it).
+const CERTIFICATE_FIELD: &str = "certificate";
+
+/// A registration's JSON as the person's profile (certificate still empty) and initial password: the
+/// model's fields without `certificate`, plus `password`. 422 naming the field otherwise.
+fn parse_registration<M: Person>(body: Value) -> Result<(M, String), ServiceError> {
+    let Value::Object(mut fields) = body else {
+        return Err(ServiceError::BadRequest(
+            "a registration is a JSON object".into(),
+        ));
+    };
+    if fields.contains_key(CERTIFICATE_FIELD) {
+        return Err(ServiceError::field(
+            CERTIFICATE_FIELD,
+            "unknown_field",
+            "unknown field `certificate`: the organization CA issues it",
+        ));
+    }
+    let password = match fields.remove(PASSWORD_FIELD) {
+        Some(Value::String(password)) => password,
+        Some(other) => {
+            return Err(ServiceError::field(
+                PASSWORD_FIELD,
+                "invalid",
+                format!("invalid type: {other}, expected a string"),
+            ));
+        }
+        None => {
+            return Err(ServiceError::field(
+                PASSWORD_FIELD,
+                "required",
+                "missing field `password`",
+            ));
+        }
+    };
+    // A placeholder the issued certificate replaces; the model requires the field.
+    fields.insert(CERTIFICATE_FIELD.into(), Value::from("00"));
+    let model: M = parse_record(Value::Object(fields))?;
+    Ok((model.with_certificate(Vec::new()), password))
+}
+
+/// Registers a person from a registration's JSON (see [`parse_registration`]): what `POST /admins` and
+/// `POST /doctors` do, shared with the web forms. Answers version 1 of the profile, committed.
+pub async fn register_person<M: Person>(
+    state: &AppState,
+    session: &Session,
+    body: Value,
+) -> Result<RecordVersion<M>, ServiceError> {
+    session.require(&[Role::Admin])?;
+    let (profile, password) = parse_registration::<M>(body)?;
+    let email = profile.email().to_owned();
+    let (written, record) = register(state, session, M::ROLE, &email, password, |certificate| {
+        profile.with_certificate(certificate).into_new()
+    })
+    .await?;
+    let model = M::from_new(record).ok_or_else(|| {
+        ServiceError::Internal(format!("registered a {} that is not one", M::KIND))
+    })?;
+    Ok(registered(model, &written))
+}
+
+/// Registers an administrator ([`register_person`]).
+pub async fn register_admin(
+    state: &AppState,
+    session: &Session,
+    body: Value,
+) -> Result<RecordVersion<Admin>, ServiceError> {
+    register_person(state, session, body).await
+}
+
+/// Registers a doctor ([`register_person`]).
+pub async fn register_doctor(
+    state: &AppState,
+    session: &Session,
+    body: Value,
+) -> Result<RecordVersion<Doctor>, ServiceError> {
+    register_person(state, session, body).await
+}
+
+/// Registers a person: issues their certificate, records `record(certificate)` on the ledger signed by
+/// the logged-in administrator, and stores their wallet entry. Outcomes: the committed write and the
+/// record; 403 (not an administrator); 409 (the email has a wallet entry, or the contract says the id or
+/// email exists); 422 (password or profile invalid); others as [`From<InvokeError>`](ServiceError).
+async fn register(
+    state: &AppState,
+    session: &Session,
+    role: Role,
+    email: &str,
+    password: String,
+    record: impl FnOnce(Vec<u8>) -> NewRecord,
+) -> Result<(Written, NewRecord), ServiceError> {
+    session.require(&[Role::Admin])?;
+    check_new_password("password", &password)?;
+    let email_key = normalize_email(email);
+    if email_key.is_empty() {
+        return Err(ServiceError::field(
+            "email",
+            "required",
+            "an email is required",
+        ));
+    }
+    if email.len() > medledger_wallet::EMAIL_BYTES_MAX {
+        return Err(ServiceError::field(
+            "email",
+            "too_long",
+            "the email is too long",
+        ));
+    }
+    let wallet = &state.inner.wallet;
+    if wallet
+        .person(&email_key)
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+        .is_some()
+    {
+        return Err(ServiceError::Conflict(format!(
+            "a person with email {email_key} is already registered"
+        )));
+    }
+    let identity = medledger_node::init::issue_identity(
+        &state.inner.ca,
+        &email_key,
+        role,
+        state.now_ms() / 1000,
+    )
+    .map_err(|e| {
+        ServiceError::field(
+            "email",
+            "invalid_email",
+            format!("cannot be put in a certificate: {e}"),
+        )
+    })?;
+    let new_record = record(identity.certificate.clone());
+    let record_id = new_record.id();
+    let sealed = {
+        let params = state.inner.config.password;
+        let now_ms = state.now_ms();
+        let email_key = email_key.clone();
+        let key = identity.key.clone();
+        let certificate = identity.certificate.clone();
+        tokio::task::spawn_blocking(move || {
+            let identity = Identity { key, certificate };
+            Wallet::seal(
+                &email_key, role, record_id, &password, &identity, params, now_ms,
+            )
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("sealing task: {e}")))?
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+    };
+    let written = state
+        .invoke(session, &EhrCall::Create(new_record.clone()))
+        .await?;
+    match wallet.insert_new(sealed) {
+        Ok(()) => {}
+        Err(WalletError::AlreadyExists(email)) => {
+            tracing::warn!(%email, "registered on the ledger, but the email got a wallet entry meanwhile");
+            return Err(ServiceError::Conflict(format!(
+                "a person with email {email} is already registered"
+            )));
+        }
+        Err(e) => return Err(ServiceError::Internal(e.to_string())),
+    }
+    tracing::info!(email = %email_key, %role, record_id, registered_by = %session.email, "registered");
+    Ok((written, new_record))
+}
+
+/// Records the first administrator's profile on the ledger, signed by them, and marks their wallet
+/// entry. Done at first run, or at their first login if the first run stopped before it.
+pub async fn record_first_admin(
+    state: &AppState,
+    identity: &Identity,
+    email: &str,
+) -> Result<(), ServiceError> {
+    let started = std::time::Instant::now();
+    match medledger_node::register_first_admin(state.node(), identity, email).await {
+        Ok(_) => state.inner.metrics.record_commit(started.elapsed()),
+        Err(InvokeError::Refused(payload))
+            if matches!(
+                medledger_node::refusal(&payload),
+                Some(ContractError::AlreadyExists { .. })
+            ) => {}
+        Err(e) => return Err(e.into()),
+    }
+    state
+        .inner
+        .wallet
+        .mark_on_ledger(email)
+        .map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+/// The answer to a registration: version 1 of the profile, committed.
+fn registered<M: Served>(model: M, written: &Written) -> RecordVersion<M> {
+    let header = &written.header;
+    RecordVersion {
+        kind: header.kind.as_str().to_owned(),
+        id: header.id,
+        patient_id: header.patient_id,
+        record: Some(model),
+        header: header.into(),
+        tx_id: written.tx_id.to_string(),
+        block_number: written.block_number,
+        tx_index: written.tx_index,
+    }
+}

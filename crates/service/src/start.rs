@@ -1,0 +1,181 @@
+//! Starting and stopping the service: first run (the network and the first administrator) or restart,
+//! the node, the shared state ([`start`]); and [`stop`]: the node orders and commits what is pending
+//! and stops.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use medledger_node::{DataDir, InitOptions, InitOutcome, Node, NodeOptions};
+use medledger_types::Role;
+use medledger_wallet::{WALLET_FILE, Wallet};
+
+use crate::AppState;
+use crate::error::StartError;
+use crate::state::ServiceConfig;
+
+/// The file a generated first-administrator password is saved to (owner-only), inside the data directory.
+pub const INITIAL_ADMIN_PASSWORD_FILE: &str = "initial-admin-password";
+/// Characters in a generated password (62-letter alphabet: about 143 bits).
+pub const GENERATED_PASSWORD_CHARS: usize = 24;
+/// The first administrator's record id (`admin_id`).
+pub const FIRST_ADMIN_ID: i64 = 1;
+
+/// What `medledger up` runs.
+#[derive(Debug)]
+pub struct UpOptions {
+    pub data: DataDir,
+    /// Used only when the network is created.
+    pub init: InitOptions,
+    pub node: NodeOptions,
+    /// The first administrator's password when the network is created; `None`: generate one and save it
+    /// to [`INITIAL_ADMIN_PASSWORD_FILE`].
+    pub admin_password: Option<String>,
+    pub service: ServiceConfig,
+}
+
+/// The first administrator, when this run created the network.
+#[derive(Debug)]
+pub struct FirstAdmin {
+    pub email: String,
+    /// The generated password (to show once), when none was given.
+    pub generated_password: Option<String>,
+    /// Where the generated password was saved.
+    pub password_file: Option<PathBuf>,
+}
+
+/// A started service.
+pub struct Started {
+    pub state: AppState,
+    /// `Some` only on the run that created the network.
+    pub first_admin: Option<FirstAdmin>,
+}
+
+/// A random password of [`GENERATED_PASSWORD_CHARS`] letters and digits.
+pub fn generate_password() -> String {
+    const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut password = String::with_capacity(GENERATED_PASSWORD_CHARS);
+    while password.len() < GENERATED_PASSWORD_CHARS {
+        for byte in medledger_crypto::keys::random_bytes::<32>() {
+            // 248 = 4 * 62: rejecting the rest keeps every letter equally likely.
+            if byte < 248 && password.len() < GENERATED_PASSWORD_CHARS {
+                password.push(char::from(ALPHABET[usize::from(byte % 62)]));
+            }
+        }
+    }
+    password
+}
+
+/// Creates the network on first run (with the first administrator, whose key goes into the wallet
+/// encrypted under their password before the genesis block is written), starts the node and builds the
+/// shared state. A second run creates nothing.
+pub async fn start(options: UpOptions) -> Result<Started, StartError> {
+    let UpOptions {
+        data,
+        init,
+        node: node_options,
+        admin_password,
+        service: config,
+    } = options;
+    if let Some(password) = &admin_password {
+        crate::auth::check_new_password("MEDLEDGER_ADMIN_PASSWORD", password).map_err(|_| {
+            StartError::Config(format!(
+                "the first administrator's password must be {}..={} characters long",
+                crate::auth::PASSWORD_CHARS_MIN,
+                crate::auth::PASSWORD_CHARS_MAX,
+            ))
+        })?;
+    }
+    let wallet = Wallet::open(&data.root().join(WALLET_FILE), config.password)?;
+    let now_ms = (config.clock)();
+    let mut first_admin = None;
+    let password_file = data.root().join(INITIAL_ADMIN_PASSWORD_FILE);
+    let outcome = medledger_node::init_with(&data, &init, &mut |admin| {
+        let (password, generated) = match &admin_password {
+            Some(password) => (password.clone(), false),
+            None => (generate_password(), true),
+        };
+        if generated {
+            medledger_node::files::write_file(&password_file, password.as_bytes(), true)?;
+        } else if password_file.exists() {
+            // Left by an earlier first run that did not finish; that password opens nothing now.
+            let _ = std::fs::remove_file(&password_file);
+        }
+        let keep = |e: medledger_wallet::WalletError| {
+            medledger_node::NodeError::Identity(format!(
+                "cannot keep the first administrator's key in the wallet: {e}"
+            ))
+        };
+        let sealed = Wallet::seal(
+            &init.admin_email,
+            Role::Admin,
+            FIRST_ADMIN_ID,
+            &password,
+            admin,
+            config.password,
+            now_ms,
+        )
+        .map_err(keep)?;
+        wallet.insert_first_admin(sealed).map_err(keep)?;
+        first_admin = Some(FirstAdmin {
+            email: medledger_wallet::normalize_email(&init.admin_email),
+            generated_password: generated.then_some(password),
+            password_file: generated.then(|| password_file.clone()),
+        });
+        Ok(())
+    })?;
+    let node = Node::start(&data, &node_options)?;
+    let msp_id = node
+        .peer()
+        .channel()
+        .config
+        .orgs
+        .first()
+        .map(|org| org.msp_id.clone())
+        .ok_or_else(|| StartError::Config("the channel has no organization".into()))?;
+    let ca = medledger_node::init::load_ca(&data, &msp_id)?;
+    let config = ServiceConfig {
+        initial_password_file: Some(password_file.clone()),
+        ..config
+    };
+    let state = AppState::new(Arc::new(node), wallet, ca, config);
+    match outcome {
+        InitOutcome::Created { admin } => {
+            let email = first_admin
+                .as_ref()
+                .map(|a| a.email.clone())
+                .unwrap_or_else(|| init.admin_email.clone());
+            crate::people::record_first_admin(&state, &admin, &email)
+                .await
+                .map_err(|e| StartError::FirstAdmin(e.to_string()))?;
+        }
+        InitOutcome::AlreadyInitialized => {
+            first_admin = None;
+            if state.inner.wallet.people()?.is_empty() {
+                tracing::warn!(
+                    "the wallet has nobody in it: no one can log in (was the data directory created by an older medledger?)"
+                );
+            }
+        }
+    }
+    Ok(Started { state, first_admin })
+}
+
+/// Stops the node once nothing else holds the state: it orders and commits what is pending, then its
+/// threads end. Sessions (and the keys they hold) are dropped.
+pub fn stop(state: AppState) -> Result<(), StartError> {
+    state.begin_shutdown();
+    let inner = match Arc::try_unwrap(state.inner) {
+        Ok(inner) => inner,
+        Err(_) => {
+            tracing::warn!("the service is still in use; the node stops when its last user ends");
+            return Ok(());
+        }
+    };
+    match Arc::try_unwrap(inner.node) {
+        Ok(node) => node.shutdown()?,
+        Err(_) => {
+            tracing::warn!("the node is still in use; it stops when its last user ends");
+        }
+    }
+    Ok(())
+}

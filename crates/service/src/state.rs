@@ -1,0 +1,210 @@
+//! What every action shares ([`AppState`]), the service's configuration, and the two calls every action
+//! makes to the ledger: [`AppState::invoke`] (a write signed by the logged-in person, retried on MVCC
+//! conflicts, timed for the metrics) and [`AppState::query`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use borsh::BorshDeserialize;
+use medledger_contract::ehr::{EhrCall, RecordHeader, decode_response};
+use medledger_crypto::x509::CertificateAuthority;
+use medledger_node::{InvokeError, Node};
+use medledger_types::{TxId, ValidationCode};
+
+use crate::ServiceError;
+use crate::auth::{LoginLimiter, Session, Sessions};
+use crate::metrics::Metrics;
+use medledger_wallet::{PasswordParams, Wallet};
+
+/// Milliseconds since the Unix epoch. Injected so that tests can move time (session expiry, rate-limit
+/// windows) without sleeping.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// How many times a write is re-endorsed after an MVCC read conflict before the caller gets 409.
+pub const MVCC_RETRIES_MAX: u32 = 3;
+
+/// How the service behaves.
+#[derive(Clone)]
+pub struct ServiceConfig {
+    /// Argon2id cost for new password hashes and key encryptions.
+    pub password: PasswordParams,
+    pub clock: Clock,
+    /// Mark the session cookie `Secure` (when served over HTTPS, e.g. behind a TLS proxy).
+    pub secure_cookies: bool,
+    /// Where a generated first-administrator password is saved. While that file exists, the first
+    /// administrator is still on the generated password: the web pages send them to change it, and the
+    /// change removes the file.
+    pub initial_password_file: Option<std::path::PathBuf>,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            password: PasswordParams::RECOMMENDED,
+            clock: Arc::new(medledger_node::now_ms),
+            secure_cookies: false,
+            initial_password_file: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServiceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceConfig")
+            .field("password", &self.password)
+            .field("secure_cookies", &self.secure_cookies)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Shared by every action (and by the REST and web handlers that call them); cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub inner: Arc<Inner>,
+}
+
+/// The service's shared parts.
+pub struct Inner {
+    pub node: Arc<Node>,
+    pub sessions: Sessions,
+    pub login_limiter: LoginLimiter,
+    pub wallet: Wallet,
+    /// The organization CA, which issues people's certificates at registration.
+    pub ca: CertificateAuthority,
+    pub metrics: Metrics,
+    pub config: ServiceConfig,
+    /// Set when the gateway starts shutting down: readiness fails and new API calls get 503.
+    draining: AtomicBool,
+}
+
+/// A write that committed valid: the record's new header and where it landed.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub header: RecordHeader,
+    pub tx_id: TxId,
+    pub block_number: u64,
+    /// The transaction's index in its block.
+    pub tx_index: u32,
+}
+
+impl AppState {
+    pub fn new(
+        node: Arc<Node>,
+        wallet: Wallet,
+        ca: CertificateAuthority,
+        config: ServiceConfig,
+    ) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                node,
+                sessions: Sessions::default(),
+                login_limiter: LoginLimiter::default(),
+                wallet,
+                ca,
+                metrics: Metrics::default(),
+                config,
+                draining: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.inner.node
+    }
+
+    /// Whether `email` is the first administrator still using the generated password.
+    pub fn must_change_password(&self, email: &str) -> bool {
+        let Some(file) = &self.inner.config.initial_password_file else {
+            return false;
+        };
+        file.exists()
+            && matches!(
+                self.inner.wallet.person(email),
+                Ok(Some(person)) if person.role == medledger_types::Role::Admin && person.record_id == crate::start::FIRST_ADMIN_ID
+            )
+    }
+
+    /// After the first administrator changed the generated password, the saved copy opens nothing: remove it.
+    pub fn forget_initial_password(&self, email: &str) {
+        if self.must_change_password(email)
+            && let Some(file) = &self.inner.config.initial_password_file
+            && let Err(e) = std::fs::remove_file(file)
+        {
+            tracing::warn!(file = %file.display(), error = %e, "cannot remove the saved initial password");
+        }
+    }
+
+    /// The gateway's clock (milliseconds since the Unix epoch).
+    pub fn now_ms(&self) -> i64 {
+        (self.inner.config.clock)()
+    }
+
+    /// Whether requests can be served: not shutting down, and the node can commit.
+    pub fn is_ready(&self) -> bool {
+        !self.inner.draining.load(Ordering::Relaxed) && self.inner.node.is_running()
+    }
+
+    /// Marks the gateway as stopping: `/readyz` and new API calls answer 503 from now on.
+    pub fn begin_shutdown(&self) {
+        self.inner.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Writes `call` signed by the logged-in person and waits until it commits. An MVCC read conflict
+    /// (another write changed what this one read) is re-endorsed up to [`MVCC_RETRIES_MAX`] times; after
+    /// that, and for every other failure, the error maps as [`From<InvokeError>`](ServiceError).
+    pub async fn invoke(&self, session: &Session, call: &EhrCall) -> Result<Written, ServiceError> {
+        let args = vec![call.encode()];
+        let mut retries = 0;
+        loop {
+            let started = Instant::now();
+            let result = self
+                .inner
+                .node
+                .invoke(&session.identity, call.function(), args.clone())
+                .await;
+            match result {
+                Ok(committed) => {
+                    self.inner.metrics.record_commit(started.elapsed());
+                    let header: RecordHeader =
+                        decode_response(&committed.payload).map_err(|e| {
+                            ServiceError::Internal(format!("the contract's answer to a write: {e}"))
+                        })?;
+                    return Ok(Written {
+                        header,
+                        tx_id: committed.status.tx_id,
+                        block_number: committed.status.block,
+                        tx_index: committed.status.index,
+                    });
+                }
+                Err(InvokeError::Invalid(status))
+                    if status.code == ValidationCode::MvccReadConflict
+                        && retries < MVCC_RETRIES_MAX =>
+                {
+                    retries += 1;
+                    self.inner.metrics.record_mvcc_retry();
+                    tracing::debug!(tx_id = %status.tx_id, retries, "MVCC conflict; endorsing again");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Runs a read-only `call` as the logged-in person and decodes its answer (`Record`, `Page`,
+    /// `HistoryPage`, ...). A refusal maps as [`From<InvokeError>`](ServiceError).
+    pub fn query<T: BorshDeserialize>(
+        &self,
+        session: &Session,
+        call: &EhrCall,
+    ) -> Result<T, ServiceError> {
+        let response =
+            self.inner
+                .node
+                .query(&session.identity, call.function(), vec![call.encode()])?;
+        if !medledger_node::is_ok(&response) {
+            return Err(InvokeError::Refused(response.payload).into());
+        }
+        decode_response(&response.payload)
+            .map_err(|e| ServiceError::Internal(format!("the contract's answer to a query: {e}")))
+    }
+}
