@@ -136,7 +136,7 @@ impl Node {
         let peer_identity = Identity::load(&data.node_identity("peer"))?;
         let orderer_identity = Identity::load(&data.node_identity("orderer"))?;
         let contract = Arc::new(medledger_contract::ehr::EhrContract);
-        let clock: medledger_peer::Clock = Arc::new(now_ms);
+        let clock: medledger_types::Clock = Arc::new(now_ms);
         let peer = Arc::new(Peer::open(
             store,
             contract,

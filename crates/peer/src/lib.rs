@@ -26,7 +26,7 @@ use medledger_contract::runtime::Contract;
 use medledger_crypto::keys::SigningKey;
 use medledger_crypto::merkle::Frontier;
 use medledger_store::{Store, StoreError};
-use medledger_types::{Block, Hash, TxId, TxLocation, ValidationCode};
+use medledger_types::{Block, Clock, Hash, TxId, TxLocation, ValidationCode};
 use tokio::sync::oneshot;
 
 pub use channel::ChannelState;
@@ -50,9 +50,6 @@ impl std::fmt::Debug for PeerIdentity {
             .finish()
     }
 }
-
-/// The clock the peer endorses by (certificate validity at endorsement time), in ms since the Unix epoch.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// The outcome of a committed transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +103,7 @@ pub struct Peer {
     channel: RwLock<Arc<ChannelState>>,
     tip: Mutex<Tip>,
     waiters: Mutex<HashMap<TxId, Vec<oneshot::Sender<TxStatus>>>>,
+    /// The time endorsements judge certificate validity at.
     clock: Clock,
 }
 
