@@ -292,34 +292,43 @@ pub(crate) fn validate_genesis(
     })
 }
 
-/// What can be judged of one entry without looking at other entries or at state.
-struct Prepared {
-    tx_id: Option<TxId>,
-    /// The first code from checks 1–3, if any failed.
-    early: Option<ValidationCode>,
-    envelope: Option<Envelope>,
-    /// The creator's key, then each endorser's.
-    keys: Vec<PublicKey>,
+/// What can be judged of one entry without looking at other entries or at state (checks 1–3).
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every entry is ready; boxing would cost an allocation per transaction"
+)]
+enum Prepared {
+    /// The entry failed one of checks 1–3 and gets `code`. Its transaction id is known if its proposal
+    /// decoded.
+    Failed {
+        tx_id: Option<TxId>,
+        code: ValidationCode,
+    },
+    /// The entry passed checks 1–3; what checks 4–8 need.
+    Ready(ReadyEntry),
+}
+
+impl Prepared {
+    fn tx_id(&self) -> Option<TxId> {
+        match self {
+            Prepared::Failed { tx_id, .. } => *tx_id,
+            Prepared::Ready(ready) => Some(ready.tx_id),
+        }
+    }
+}
+
+/// An entry that decoded, is for this channel and whose certificates are all members'.
+struct ReadyEntry {
+    tx_id: TxId,
+    envelope: Envelope,
+    creator_key: PublicKey,
+    /// One key for each of the envelope's endorsements, in the same order.
+    endorser_keys: Vec<PublicKey>,
     policy_met: bool,
     refused: bool,
     rwset: RwSet,
     /// For a configuration update: who proposed it, and the proposal, to recompute what it must write.
     config: Option<(medledger_types::Signer, Proposal)>,
-}
-
-impl Prepared {
-    fn failed(code: ValidationCode) -> Prepared {
-        Prepared {
-            tx_id: None,
-            early: Some(code),
-            envelope: None,
-            keys: Vec::new(),
-            policy_met: false,
-            refused: false,
-            rwset: RwSet::default(),
-            config: None,
-        }
-    }
 }
 
 fn identity_code(e: &IdentityError) -> ValidationCode {
@@ -352,27 +361,33 @@ fn rwset_within_limits(rwset: &RwSet) -> bool {
 
 fn prepare(channel: &ChannelState, entry: &[u8], at_ms: i64) -> Prepared {
     use ValidationCode::*;
+    let undecodable = Prepared::Failed {
+        tx_id: None,
+        code: MalformedEnvelope,
+    };
     let Ok(envelope) = codec::decode::<Envelope>("envelope", entry, limits::ENVELOPE_BYTES_MAX)
     else {
-        return Prepared::failed(MalformedEnvelope);
+        return undecodable;
     };
     let Ok(proposal) = codec::decode::<Proposal>(
         "proposal",
         &envelope.proposal.proposal,
         limits::PROPOSAL_BYTES_MAX,
     ) else {
-        return Prepared::failed(MalformedEnvelope);
+        return undecodable;
     };
     let tx_id = medledger_crypto::tx_id(&envelope.proposal.proposal);
+    let failed = |code| Prepared::Failed {
+        tx_id: Some(tx_id),
+        code,
+    };
     let payload = codec::decode::<ProposalResponsePayload>(
         "response payload",
         &envelope.response_payload,
         limits::ENVELOPE_BYTES_MAX,
     );
-    let mut prepared = Prepared::failed(MalformedEnvelope);
-    prepared.tx_id = Some(tx_id);
     let Ok(payload) = payload else {
-        return prepared;
+        return failed(MalformedEnvelope);
     };
     if envelope.format_version != medledger_types::FORMAT_VERSION
         || proposal.format_version != medledger_types::FORMAT_VERSION
@@ -383,74 +398,67 @@ fn prepare(channel: &ChannelState, entry: &[u8], at_ms: i64) -> Prepared {
         || envelope.endorsements.len() > limits::ENDORSEMENTS_COUNT_MAX
         || !rwset_within_limits(&payload.rwset)
     {
-        return prepared;
+        return failed(MalformedEnvelope);
     }
     let is_config = proposal.contract == CONFIG_CONTRACT;
     if proposal.channel != channel.config.channel
         || (!is_config && proposal.contract != channel.config.contract)
     {
-        prepared.early = Some(WrongChannel);
-        return prepared;
+        return failed(WrongChannel);
     }
     // Configuration keys are written only by configuration updates, which write nothing else.
     let writes_config = |w: &medledger_types::KvWrite| w.key.starts_with(CONFIG_KEY_PREFIX);
     if (!is_config && payload.rwset.writes.iter().any(writes_config))
         || (is_config && !payload.rwset.writes.iter().all(writes_config))
     {
-        prepared.early = Some(BadConfigUpdate);
-        return prepared;
+        return failed(BadConfigUpdate);
     }
     let creator = match channel.msp.validate(&proposal.creator, at_ms) {
         Ok(identity) => identity,
-        Err(e) => {
-            prepared.early = Some(identity_code(&e));
-            return prepared;
-        }
+        Err(e) => return failed(identity_code(&e)),
     };
-    let mut keys = vec![creator.public_key];
+    let mut endorser_keys = Vec::with_capacity(envelope.endorsements.len());
     let mut endorsers: Vec<(String, medledger_types::Role)> = Vec::new();
     let mut seen = HashSet::new();
     for endorsement in &envelope.endorsements {
         match channel.msp.validate(&endorsement.endorser, at_ms) {
             Ok(identity) => {
-                keys.push(identity.public_key);
+                endorser_keys.push(identity.public_key);
                 // The same endorser twice counts once toward the policy, even under two certificates.
                 if seen.insert(identity.public_key) {
                     endorsers.push((identity.signer.org.clone(), identity.signer.role));
                 }
             }
-            Err(e) => {
-                prepared.early = Some(identity_code(&e));
-                return prepared;
-            }
+            Err(e) => return failed(identity_code(&e)),
         }
     }
     let signers: Vec<(&str, medledger_types::Role)> =
         endorsers.iter().map(|(o, r)| (o.as_str(), *r)).collect();
-    Prepared {
-        tx_id: Some(tx_id),
-        early: None,
+    Prepared::Ready(ReadyEntry {
+        tx_id,
         policy_met: channel.policy.is_satisfied_by(&signers),
         refused: payload.response.status != ResponseStatus::Ok,
         rwset: payload.rwset,
-        envelope: Some(envelope),
-        keys,
+        envelope,
+        creator_key: creator.public_key,
+        endorser_keys,
         config: is_config.then_some((creator.signer, proposal)),
-    }
+    })
 }
 
 /// The signatures one prepared entry carries: (message, signature, key).
 fn signature_items(p: &Prepared) -> Vec<(&[u8], &Signature, &PublicKey)> {
-    let Some(envelope) = &p.envelope else {
+    let Prepared::Ready(ready) = p else {
         return Vec::new();
     };
-    let mut items = Vec::with_capacity(p.keys.len());
+    let envelope = &ready.envelope;
+    let mut items = Vec::with_capacity(1 + ready.endorser_keys.len());
     items.push((
         envelope.proposal.proposal.as_slice(),
         &envelope.proposal.signature,
-        &p.keys[0],
+        &ready.creator_key,
     ));
-    for (endorsement, key) in envelope.endorsements.iter().zip(&p.keys[1..]) {
+    for (endorsement, key) in envelope.endorsements.iter().zip(&ready.endorser_keys) {
         items.push((
             envelope.response_payload.as_slice(),
             &endorsement.signature,
@@ -531,18 +539,22 @@ pub(crate) fn validate_block(
             block: number,
             tx: index,
         };
-        let mut code = p.early.unwrap_or(ValidationCode::Valid);
+        let tx_id = p.tx_id();
+        let (mut code, ready) = match p {
+            Prepared::Failed { code, .. } => (*code, None),
+            Prepared::Ready(ready) => (ValidationCode::Valid, Some(ready)),
+        };
         if code.is_valid() && !signature_ok {
             code = ValidationCode::BadSignature;
         }
-        if code.is_valid() && !p.policy_met {
+        if code.is_valid() && ready.is_some_and(|r| !r.policy_met) {
             code = ValidationCode::EndorsementPolicyFailure;
         }
-        if code.is_valid() && p.refused {
+        if code.is_valid() && ready.is_some_and(|r| r.refused) {
             code = ValidationCode::ContractRefused;
         }
         // Where the id already is on the ledger, if anywhere, and whether that occurrence was valid.
-        let earlier = match p.tx_id {
+        let earlier = match tx_id {
             None => None,
             Some(tx_id) => match seen_in_block.get(&tx_id) {
                 Some(valid) => Some(*valid),
@@ -555,8 +567,10 @@ pub(crate) fn validate_block(
         if code.is_valid() && earlier == Some(true) {
             code = ValidationCode::DuplicateTxId;
         }
-        if code.is_valid() {
-            for read in &p.rwset.reads {
+        if code.is_valid()
+            && let Some(ready) = ready
+        {
+            for read in &ready.rwset.reads {
                 let current = match block_versions.get(read.key.as_str()) {
                     Some(v) => Some(*v),
                     None => store
@@ -571,7 +585,8 @@ pub(crate) fn validate_block(
             }
         }
         if code.is_valid()
-            && let Some((creator, proposal)) = &p.config
+            && let Some(ready) = ready
+            && let Some((creator, proposal)) = &ready.config
         {
             // Recompute the update instead of trusting the endorser; it applies from the next block.
             let expected = channel
@@ -582,7 +597,7 @@ pub(crate) fn validate_block(
                         key: CONFIG_KEY.into(),
                         value: codec::encode(&config),
                     }];
-                    (p.rwset.writes == written)
+                    (ready.rwset.writes == written)
                         .then(|| ChannelState::new(config, at_ms).ok())
                         .flatten()
                 });
@@ -591,7 +606,7 @@ pub(crate) fn validate_block(
                 None => code = ValidationCode::BadConfigUpdate,
             }
         }
-        if let Some(tx_id) = p.tx_id {
+        if let Some(tx_id) = tx_id {
             // The index keeps the first occurrence, unless a later one is the valid one. A transaction
             // that cannot take effect must not hide the one that does.
             if earlier.is_none() || (code.is_valid() && earlier == Some(false)) {
@@ -608,9 +623,11 @@ pub(crate) fn validate_block(
                 );
             }
         }
-        if code.is_valid() {
-            let tx_id = p.tx_id.unwrap_or(TxId(Hash::ZERO));
-            for write in &p.rwset.writes {
+        if code.is_valid()
+            && let Some(ready) = ready
+        {
+            let tx_id = ready.tx_id;
+            for write in &ready.rwset.writes {
                 block_versions.insert(write.key.as_str(), version);
                 writes.push(StateWrite {
                     key: write.key.clone(),
