@@ -136,7 +136,7 @@ impl Node {
         let peer_identity = Identity::load(&data.node_identity("peer"))?;
         let orderer_identity = Identity::load(&data.node_identity("orderer"))?;
         let contract = Arc::new(medledger_contract::ehr::EhrContract);
-        let clock: medledger_peer::Clock = Arc::new(now_ms);
+        let clock: medledger_types::Clock = Arc::new(now_ms);
         let peer = Arc::new(Peer::open(
             store,
             contract,
@@ -150,16 +150,16 @@ impl Node {
         if channel.orderer_key(&orderer_identity.certificate).is_none() {
             return Err(NodeError::NotAnOrderer);
         }
-        let (height, last_hash, frontier, last_timestamp_ms) = peer.tip()?;
+        let tip = peer.tip()?;
         let assembler = BlockAssembler::resume(
             OrdererIdentity {
                 key: orderer_identity.key,
                 certificate: orderer_identity.certificate,
             },
-            height,
-            last_hash,
-            frontier,
-            last_timestamp_ms,
+            tip.height,
+            tip.last_hash,
+            tip.frontier,
+            tip.last_timestamp_ms,
         );
         let batch = options
             .batch

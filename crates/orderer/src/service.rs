@@ -5,17 +5,13 @@
 //! refuses at once, so callers can answer "busy" instead of growing memory. Dropping every handle stops the
 //! loop after it has cut and replicated whatever was pending.
 
-use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use medledger_types::{BatchConfig, limits};
+use medledger_types::{BatchConfig, Clock, limits};
 
 use crate::{BlockAssembler, BlockCutter, Consensus, OrdererError};
-
-/// The orderer's clock, in milliseconds since the Unix epoch. Injected so tests and simulations control time.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// Why an envelope was not accepted for ordering.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -123,6 +119,8 @@ impl OrdererHandle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
     use crate::Solo;
     use crate::assembler::OrdererIdentity;
     use medledger_crypto::keys::SigningKey;

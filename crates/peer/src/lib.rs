@@ -26,7 +26,7 @@ use medledger_contract::runtime::Contract;
 use medledger_crypto::keys::SigningKey;
 use medledger_crypto::merkle::Frontier;
 use medledger_store::{Store, StoreError};
-use medledger_types::{Block, Hash, TxId, TxLocation, ValidationCode};
+use medledger_types::{Block, Clock, Hash, TxId, TxLocation, ValidationCode};
 use tokio::sync::oneshot;
 
 pub use channel::ChannelState;
@@ -51,9 +51,6 @@ impl std::fmt::Debug for PeerIdentity {
     }
 }
 
-/// The clock the peer endorses by (certificate validity at endorsement time), in ms since the Unix epoch.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
-
 /// The outcome of a committed transaction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TxStatus {
@@ -76,11 +73,15 @@ pub enum PeerError {
     TooManyWaiters,
 }
 
-/// What the peer knows about the chain it has committed.
+/// What the peer knows about the chain it has committed: enough to check that a block is the next link,
+/// or (for an orderer resuming) to assemble it.
 #[derive(Debug, Clone)]
-pub(crate) struct Tip {
+pub struct Tip {
+    /// Number of committed blocks: the number of the next block.
     pub height: u64,
+    /// The last block's header hash ([`Hash::ZERO`] before genesis).
     pub last_hash: Hash,
+    /// The ledger-wide Merkle tree over every entry committed so far.
     pub frontier: Frontier,
     /// The last block's timestamp; the next block may not be dated earlier ([`i64::MIN`] before genesis).
     pub last_timestamp_ms: i64,
@@ -106,6 +107,7 @@ pub struct Peer {
     channel: RwLock<Arc<ChannelState>>,
     tip: Mutex<Tip>,
     waiters: Mutex<HashMap<TxId, Vec<oneshot::Sender<TxStatus>>>>,
+    /// The time endorsements judge certificate validity at.
     clock: Clock,
 }
 
@@ -206,19 +208,18 @@ impl Peer {
         self.lock_tip().height
     }
 
-    /// The committed chain's tip: height, last header hash, ledger-wide tree, last block's timestamp.
-    pub fn tip(&self) -> Result<(u64, Hash, Frontier, i64), PeerError> {
+    /// The committed chain's tip. The last block's timestamp is read back from the store, so a store that
+    /// cannot return the last block is an error.
+    pub fn tip(&self) -> Result<Tip, PeerError> {
         let tip = self.lock_tip().clone();
         let last = self
             .store
             .block(tip.height.saturating_sub(1))?
             .ok_or(PeerError::NoGenesis)?;
-        Ok((
-            tip.height,
-            tip.last_hash,
-            tip.frontier,
-            last.header.timestamp_ms,
-        ))
+        Ok(Tip {
+            last_timestamp_ms: last.header.timestamp_ms,
+            ..tip
+        })
     }
 
     fn lock_tip(&self) -> std::sync::MutexGuard<'_, Tip> {

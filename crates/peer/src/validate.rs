@@ -24,13 +24,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use medledger_contract::runtime::{StateError, StateReader};
 use medledger_crypto::keys::{self, PublicKey};
-use medledger_crypto::merkle::{self, NodeSource};
+use medledger_crypto::merkle::{self, Frontier, NodeSource};
 use medledger_crypto::msp::IdentityError;
 use medledger_store::{BlockCommit, StateWrite, Store, StoreError, TxRecord};
 use medledger_types::{
-    Block, CONFIG_CONTRACT, CONFIG_KEY, CONFIG_KEY_PREFIX, Envelope, Hash, HistoryEntry, KvWrite,
-    Proposal, ProposalResponsePayload, ResponseStatus, RwSet, Signature, TxId, ValidationCode,
-    Version, VersionedValue, codec, limits,
+    Block, BlockHeader, CONFIG_CONTRACT, CONFIG_KEY, CONFIG_KEY_PREFIX, Envelope, Hash,
+    HistoryEntry, KvWrite, Proposal, ProposalResponsePayload, ResponseStatus, RwSet, Signature,
+    Signer, TxId, ValidationCode, Version, VersionedValue, codec, limits,
 };
 
 use crate::channel::{ChannelError, ChannelState};
@@ -96,6 +96,26 @@ pub struct ValidatedBlock {
 }
 
 impl ValidatedBlock {
+    /// `block` with the codes of `verdicts`, and everything committing it writes.
+    fn new(block: &Block, linked: Linked, verdicts: Verdicts) -> ValidatedBlock {
+        let mut block = block.clone();
+        block.metadata.validation_codes = verdicts.codes;
+        let merkle_size = block.header.ledger_size;
+        ValidatedBlock {
+            commit: BlockCommit {
+                block,
+                header_hash: linked.tip_after.last_hash,
+                txs: verdicts.txs,
+                writes: verdicts.writes,
+                merkle_nodes: linked.merkle_nodes,
+                merkle_size,
+            },
+            tip_after: linked.tip_after,
+            statuses: verdicts.statuses.into_values().collect(),
+            new_channel: verdicts.new_channel,
+        }
+    }
+
     pub fn number(&self) -> u64 {
         self.commit.block.header.number
     }
@@ -175,17 +195,44 @@ impl NodeSource for StoreNodes<'_> {
     }
 }
 
-/// A block accepted as the next link: the tip after it, its header hash, and the Merkle nodes it completes.
-type Linked = (Tip, Hash, Vec<(u8, u64, Hash)>);
+/// Perfect nodes of the ledger-wide Merkle tree, as (level, index, hash).
+type MerkleNodes = Vec<(u8, u64, Hash)>;
 
-/// Checks the chain link, both Merkle roots and the orderer's signature; returns the tree after the block
-/// and the Merkle nodes the block completes.
+/// A block accepted as the next link of the chain.
+struct Linked {
+    /// The tip after the block (its `last_hash` is the block's header hash).
+    tip_after: Tip,
+    /// The ledger-wide Merkle nodes the block completes.
+    merkle_nodes: MerkleNodes,
+}
+
+/// Checks that `block` is the next link after `tip`: it continues the chain, keeps to the block limits,
+/// is not dated before its predecessor, is signed by an orderer, and both Merkle roots are right. The
+/// checks run in that order, and the first that fails is the error.
 fn check_link(
     tip: &Tip,
     block: &Block,
     orderer_key: impl FnOnce(&[u8]) -> Option<PublicKey>,
 ) -> Result<Linked, BlockError> {
-    let header = &block.header;
+    check_follows_tip(tip, &block.header)?;
+    check_block_limits(block)?;
+    check_not_before_tip(tip, &block.header)?;
+    let header_hash = check_orderer_signature(block, orderer_key)?;
+    let (frontier, merkle_nodes) = check_roots(tip, block)?;
+    Ok(Linked {
+        tip_after: Tip {
+            height: block.header.number + 1,
+            last_hash: header_hash,
+            frontier,
+            last_timestamp_ms: block.header.timestamp_ms,
+        },
+        merkle_nodes,
+    })
+}
+
+/// Checks that the header is in a known format, numbered as the next block, and names the tip's hash as
+/// its previous one.
+fn check_follows_tip(tip: &Tip, header: &BlockHeader) -> Result<(), BlockError> {
     let number = header.number;
     if header.format_version != medledger_types::FORMAT_VERSION {
         return Err(BlockError::FormatVersion {
@@ -202,6 +249,12 @@ fn check_link(
     if header.previous_hash != tip.last_hash {
         return Err(BlockError::PreviousHash { number });
     }
+    Ok(())
+}
+
+/// Checks that the block holds 1 to `BLOCK_TX_COUNT_MAX` entries of at most `BLOCK_BYTES_MAX` in all.
+fn check_block_limits(block: &Block) -> Result<(), BlockError> {
+    let number = block.header.number;
     let count = block.data.entries.len();
     if count == 0 || count > limits::BLOCK_TX_COUNT_MAX {
         return Err(BlockError::EntryCount {
@@ -218,20 +271,42 @@ fn check_link(
             max: limits::BLOCK_BYTES_MAX,
         });
     }
-    // Certificates are judged at the block's time: a block dated before its predecessor could admit a
-    // certificate that had already expired on the chain.
+    Ok(())
+}
+
+/// Checks that the block is not dated before its predecessor. Certificates are judged at the block's
+/// time: a block dated earlier could admit a certificate that had already expired on the chain.
+fn check_not_before_tip(tip: &Tip, header: &BlockHeader) -> Result<(), BlockError> {
     if header.timestamp_ms < tip.last_timestamp_ms {
         return Err(BlockError::Timestamp {
-            number,
+            number: header.number,
             timestamp_ms: header.timestamp_ms,
             previous_ms: tip.last_timestamp_ms,
         });
     }
-    let hash = medledger_crypto::header_hash(header);
+    Ok(())
+}
+
+/// Checks that the header is signed by the orderer `orderer_key` knows the certificate of; returns the
+/// header hash it signed.
+fn check_orderer_signature(
+    block: &Block,
+    orderer_key: impl FnOnce(&[u8]) -> Option<PublicKey>,
+) -> Result<Hash, BlockError> {
+    let number = block.header.number;
+    let hash = medledger_crypto::header_hash(&block.header);
     let key = orderer_key(&block.metadata.orderer_signature.orderer)
         .ok_or(BlockError::UnknownOrderer { number })?;
     key.verify(&hash.0, &block.metadata.orderer_signature.signature)
         .map_err(|_| BlockError::OrdererSignature { number })?;
+    Ok(hash)
+}
+
+/// Checks the header's data hash (the Merkle root of the block's entries) and its ledger-wide root and
+/// size (the tip's tree with the entries appended); returns that tree and the nodes the block completes.
+fn check_roots(tip: &Tip, block: &Block) -> Result<(Frontier, MerkleNodes), BlockError> {
+    let header = &block.header;
+    let number = header.number;
     let leaves: Vec<Hash> = block
         .data
         .entries
@@ -253,16 +328,7 @@ fn check_link(
             actual: frontier.size(),
         });
     }
-    Ok((
-        Tip {
-            height: number + 1,
-            last_hash: hash,
-            frontier,
-            last_timestamp_ms: header.timestamp_ms,
-        },
-        hash,
-        nodes,
-    ))
+    Ok((frontier, nodes))
 }
 
 /// Validates the genesis block: one entry, a usable channel configuration, signed by one of its orderers.
@@ -272,54 +338,52 @@ pub(crate) fn validate_genesis(
     block: &Block,
 ) -> Result<ValidatedBlock, BlockError> {
     let channel = ChannelState::from_genesis(block).map_err(BlockError::Genesis)?;
-    let (tip_after, header_hash, merkle_nodes) =
-        check_link(tip, block, |der| channel.orderer_key(der).copied())?;
-    let mut block = block.clone();
-    block.metadata.validation_codes = vec![ValidationCode::Valid];
-    let merkle_size = block.header.ledger_size;
-    Ok(ValidatedBlock {
-        commit: BlockCommit {
-            block,
-            header_hash,
-            txs: Vec::new(),
-            writes: Vec::new(),
-            merkle_nodes,
-            merkle_size,
-        },
-        tip_after,
-        new_channel: None,
-        statuses: Vec::new(),
-    })
+    let linked = check_link(tip, block, |der| channel.orderer_key(der).copied())?;
+    // The configuration entry is valid and writes nothing: the channel is read from the block itself.
+    let verdicts = Verdicts {
+        codes: vec![ValidationCode::Valid],
+        ..Verdicts::default()
+    };
+    Ok(ValidatedBlock::new(block, linked, verdicts))
 }
 
-/// What can be judged of one entry without looking at other entries or at state.
-struct Prepared {
-    tx_id: Option<TxId>,
-    /// The first code from checks 1–3, if any failed.
-    early: Option<ValidationCode>,
-    envelope: Option<Envelope>,
-    /// The creator's key, then each endorser's.
-    keys: Vec<PublicKey>,
+/// What can be judged of one entry without looking at other entries or at state (checks 1–3).
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every entry is ready; boxing would cost an allocation per transaction"
+)]
+enum Prepared {
+    /// The entry failed one of checks 1–3 and gets `code`. Its transaction id is known if its proposal
+    /// decoded.
+    Failed {
+        tx_id: Option<TxId>,
+        code: ValidationCode,
+    },
+    /// The entry passed checks 1–3; what checks 4–8 need.
+    Ready(ReadyEntry),
+}
+
+impl Prepared {
+    fn tx_id(&self) -> Option<TxId> {
+        match self {
+            Prepared::Failed { tx_id, .. } => *tx_id,
+            Prepared::Ready(ready) => Some(ready.tx_id),
+        }
+    }
+}
+
+/// An entry that decoded, is for this channel and whose certificates are all members'.
+struct ReadyEntry {
+    tx_id: TxId,
+    envelope: Envelope,
+    creator_key: PublicKey,
+    /// One key for each of the envelope's endorsements, in the same order.
+    endorser_keys: Vec<PublicKey>,
     policy_met: bool,
     refused: bool,
     rwset: RwSet,
     /// For a configuration update: who proposed it, and the proposal, to recompute what it must write.
-    config: Option<(medledger_types::Signer, Proposal)>,
-}
-
-impl Prepared {
-    fn failed(code: ValidationCode) -> Prepared {
-        Prepared {
-            tx_id: None,
-            early: Some(code),
-            envelope: None,
-            keys: Vec::new(),
-            policy_met: false,
-            refused: false,
-            rwset: RwSet::default(),
-            config: None,
-        }
-    }
+    config: Option<(Signer, Proposal)>,
 }
 
 fn identity_code(e: &IdentityError) -> ValidationCode {
@@ -352,27 +416,33 @@ fn rwset_within_limits(rwset: &RwSet) -> bool {
 
 fn prepare(channel: &ChannelState, entry: &[u8], at_ms: i64) -> Prepared {
     use ValidationCode::*;
+    let undecodable = Prepared::Failed {
+        tx_id: None,
+        code: MalformedEnvelope,
+    };
     let Ok(envelope) = codec::decode::<Envelope>("envelope", entry, limits::ENVELOPE_BYTES_MAX)
     else {
-        return Prepared::failed(MalformedEnvelope);
+        return undecodable;
     };
     let Ok(proposal) = codec::decode::<Proposal>(
         "proposal",
         &envelope.proposal.proposal,
         limits::PROPOSAL_BYTES_MAX,
     ) else {
-        return Prepared::failed(MalformedEnvelope);
+        return undecodable;
     };
     let tx_id = medledger_crypto::tx_id(&envelope.proposal.proposal);
+    let failed = |code| Prepared::Failed {
+        tx_id: Some(tx_id),
+        code,
+    };
     let payload = codec::decode::<ProposalResponsePayload>(
         "response payload",
         &envelope.response_payload,
         limits::ENVELOPE_BYTES_MAX,
     );
-    let mut prepared = Prepared::failed(MalformedEnvelope);
-    prepared.tx_id = Some(tx_id);
     let Ok(payload) = payload else {
-        return prepared;
+        return failed(MalformedEnvelope);
     };
     if envelope.format_version != medledger_types::FORMAT_VERSION
         || proposal.format_version != medledger_types::FORMAT_VERSION
@@ -383,74 +453,67 @@ fn prepare(channel: &ChannelState, entry: &[u8], at_ms: i64) -> Prepared {
         || envelope.endorsements.len() > limits::ENDORSEMENTS_COUNT_MAX
         || !rwset_within_limits(&payload.rwset)
     {
-        return prepared;
+        return failed(MalformedEnvelope);
     }
     let is_config = proposal.contract == CONFIG_CONTRACT;
     if proposal.channel != channel.config.channel
         || (!is_config && proposal.contract != channel.config.contract)
     {
-        prepared.early = Some(WrongChannel);
-        return prepared;
+        return failed(WrongChannel);
     }
     // Configuration keys are written only by configuration updates, which write nothing else.
     let writes_config = |w: &medledger_types::KvWrite| w.key.starts_with(CONFIG_KEY_PREFIX);
     if (!is_config && payload.rwset.writes.iter().any(writes_config))
         || (is_config && !payload.rwset.writes.iter().all(writes_config))
     {
-        prepared.early = Some(BadConfigUpdate);
-        return prepared;
+        return failed(BadConfigUpdate);
     }
     let creator = match channel.msp.validate(&proposal.creator, at_ms) {
         Ok(identity) => identity,
-        Err(e) => {
-            prepared.early = Some(identity_code(&e));
-            return prepared;
-        }
+        Err(e) => return failed(identity_code(&e)),
     };
-    let mut keys = vec![creator.public_key];
+    let mut endorser_keys = Vec::with_capacity(envelope.endorsements.len());
     let mut endorsers: Vec<(String, medledger_types::Role)> = Vec::new();
     let mut seen = HashSet::new();
     for endorsement in &envelope.endorsements {
         match channel.msp.validate(&endorsement.endorser, at_ms) {
             Ok(identity) => {
-                keys.push(identity.public_key);
+                endorser_keys.push(identity.public_key);
                 // The same endorser twice counts once toward the policy, even under two certificates.
                 if seen.insert(identity.public_key) {
                     endorsers.push((identity.signer.org.clone(), identity.signer.role));
                 }
             }
-            Err(e) => {
-                prepared.early = Some(identity_code(&e));
-                return prepared;
-            }
+            Err(e) => return failed(identity_code(&e)),
         }
     }
     let signers: Vec<(&str, medledger_types::Role)> =
         endorsers.iter().map(|(o, r)| (o.as_str(), *r)).collect();
-    Prepared {
-        tx_id: Some(tx_id),
-        early: None,
+    Prepared::Ready(ReadyEntry {
+        tx_id,
         policy_met: channel.policy.is_satisfied_by(&signers),
         refused: payload.response.status != ResponseStatus::Ok,
         rwset: payload.rwset,
-        envelope: Some(envelope),
-        keys,
+        envelope,
+        creator_key: creator.public_key,
+        endorser_keys,
         config: is_config.then_some((creator.signer, proposal)),
-    }
+    })
 }
 
 /// The signatures one prepared entry carries: (message, signature, key).
 fn signature_items(p: &Prepared) -> Vec<(&[u8], &Signature, &PublicKey)> {
-    let Some(envelope) = &p.envelope else {
+    let Prepared::Ready(ready) = p else {
         return Vec::new();
     };
-    let mut items = Vec::with_capacity(p.keys.len());
+    let envelope = &ready.envelope;
+    let mut items = Vec::with_capacity(1 + ready.endorser_keys.len());
     items.push((
         envelope.proposal.proposal.as_slice(),
         &envelope.proposal.signature,
-        &p.keys[0],
+        &ready.creator_key,
     ));
-    for (endorsement, key) in envelope.endorsements.iter().zip(&p.keys[1..]) {
+    for (endorsement, key) in envelope.endorsements.iter().zip(&ready.endorser_keys) {
         items.push((
             envelope.response_payload.as_slice(),
             &endorsement.signature,
@@ -492,16 +555,16 @@ fn check_signatures(prepared: &[Prepared]) -> Vec<bool> {
     })
 }
 
-/// Validates a block that follows `tip`, against `store`'s committed state.
+/// Validates a block that follows `tip`, against `store`'s committed state: checks the link, prepares
+/// each entry on its own (checks 1–3), verifies every signature in one batch, then judges the entries in
+/// order, each seeing the writes of the valid ones before it.
 pub(crate) fn validate_block(
     channel: &ChannelState,
     store: &dyn Store,
     tip: &Tip,
     block: &Block,
 ) -> Result<ValidatedBlock, BlockError> {
-    let number = block.header.number;
-    let (tip_after, header_hash, merkle_nodes) =
-        check_link(tip, block, |der| channel.orderer_key(der).copied())?;
+    let linked = check_link(tip, block, |der| channel.orderer_key(der).copied())?;
     let at_ms = block.header.timestamp_ms;
     let prepared: Vec<Prepared> = block
         .data
@@ -510,133 +573,221 @@ pub(crate) fn validate_block(
         .map(|entry| prepare(channel, entry, at_ms))
         .collect();
     let signatures_ok = check_signatures(&prepared);
-    let store_error = |e: StoreError| BlockError::Store {
-        number,
-        detail: e.to_string(),
-    };
+    let mut judge = BlockJudge::new(channel, store, &block.header);
+    for (index, (entry, signature_ok)) in prepared.iter().zip(signatures_ok).enumerate() {
+        judge.judge_entry(index as u32, entry, signature_ok)?;
+    }
+    Ok(ValidatedBlock::new(block, linked, judge.verdicts))
+}
 
-    let mut codes = Vec::with_capacity(prepared.len());
-    let mut txs: Vec<TxRecord> = Vec::new();
-    let mut writes: Vec<StateWrite> = Vec::new();
-    // Versions written by valid transactions earlier in this block.
-    let mut block_versions: HashMap<&str, Version> = HashMap::new();
-    // Transaction ids whose location is settled by an earlier entry of this block: true if valid.
-    let mut seen_in_block: HashMap<TxId, bool> = HashMap::new();
-    let mut statuses: BTreeMap<TxId, TxStatus> = BTreeMap::new();
-    let mut new_channel: Option<ChannelState> = None;
+/// What judging a block's entries decided.
+#[derive(Default)]
+struct Verdicts {
+    /// One code for each entry, in entry order.
+    codes: Vec<ValidationCode>,
+    /// Where each transaction id of the block is recorded.
+    txs: Vec<TxRecord>,
+    /// The writes of the valid transactions, in entry order.
+    writes: Vec<StateWrite>,
+    /// The final status of each transaction id.
+    statuses: BTreeMap<TxId, TxStatus>,
+    /// The channel as a valid configuration update leaves it.
+    new_channel: Option<ChannelState>,
+}
 
-    for (index, (p, signature_ok)) in prepared.iter().zip(signatures_ok).enumerate() {
-        let index = index as u32;
-        let version = Version {
-            block: number,
-            tx: index,
-        };
-        let mut code = p.early.unwrap_or(ValidationCode::Valid);
-        if code.is_valid() && !signature_ok {
-            code = ValidationCode::BadSignature;
+/// Judges a block's entries one after the other: what judging an entry needs to know of the entries
+/// before it, and the verdicts so far.
+struct BlockJudge<'a> {
+    channel: &'a ChannelState,
+    store: &'a dyn Store,
+    number: u64,
+    /// The block's timestamp: a configuration update's new channel is judged at it.
+    at_ms: i64,
+    /// Versions written by valid transactions earlier in this block.
+    block_versions: HashMap<&'a str, Version>,
+    /// Transaction ids whose location is settled by an earlier entry of this block: true if valid.
+    seen_in_block: HashMap<TxId, bool>,
+    verdicts: Verdicts,
+}
+
+impl<'a> BlockJudge<'a> {
+    fn new(
+        channel: &'a ChannelState,
+        store: &'a dyn Store,
+        header: &BlockHeader,
+    ) -> BlockJudge<'a> {
+        BlockJudge {
+            channel,
+            store,
+            number: header.number,
+            at_ms: header.timestamp_ms,
+            block_versions: HashMap::new(),
+            seen_in_block: HashMap::new(),
+            verdicts: Verdicts::default(),
         }
-        if code.is_valid() && !p.policy_met {
-            code = ValidationCode::EndorsementPolicyFailure;
-        }
-        if code.is_valid() && p.refused {
-            code = ValidationCode::ContractRefused;
-        }
-        // Where the id already is on the ledger, if anywhere, and whether that occurrence was valid.
-        let earlier = match p.tx_id {
-            None => None,
-            Some(tx_id) => match seen_in_block.get(&tx_id) {
-                Some(valid) => Some(*valid),
-                None => store
-                    .tx_location(&tx_id)
-                    .map_err(store_error)?
-                    .map(|l| l.code.is_valid()),
-            },
-        };
-        if code.is_valid() && earlier == Some(true) {
-            code = ValidationCode::DuplicateTxId;
-        }
-        if code.is_valid() {
-            for read in &p.rwset.reads {
-                let current = match block_versions.get(read.key.as_str()) {
-                    Some(v) => Some(*v),
-                    None => store
-                        .get(&read.key)
-                        .map_err(store_error)?
-                        .map(|v| v.version),
-                };
-                if current != read.version {
-                    code = ValidationCode::MvccReadConflict;
-                    break;
-                }
-            }
-        }
-        if code.is_valid()
-            && let Some((creator, proposal)) = &p.config
-        {
-            // Recompute the update instead of trusting the endorser; it applies from the next block.
-            let expected = channel
-                .apply_update(creator, &proposal.function, &proposal.args)
-                .ok()
-                .and_then(|config| {
-                    let written = [KvWrite {
-                        key: CONFIG_KEY.into(),
-                        value: codec::encode(&config),
-                    }];
-                    (p.rwset.writes == written)
-                        .then(|| ChannelState::new(config, at_ms).ok())
-                        .flatten()
-                });
-            match expected {
-                Some(next) => new_channel = Some(next),
-                None => code = ValidationCode::BadConfigUpdate,
-            }
-        }
-        if let Some(tx_id) = p.tx_id {
-            // The index keeps the first occurrence, unless a later one is the valid one. A transaction
-            // that cannot take effect must not hide the one that does.
-            if earlier.is_none() || (code.is_valid() && earlier == Some(false)) {
-                txs.push(TxRecord { index, tx_id, code });
-                seen_in_block.insert(tx_id, code.is_valid());
-                statuses.insert(
-                    tx_id,
-                    TxStatus {
-                        tx_id,
-                        block: number,
-                        index,
-                        code,
-                    },
-                );
-            }
-        }
-        if code.is_valid() {
-            let tx_id = p.tx_id.unwrap_or(TxId(Hash::ZERO));
-            for write in &p.rwset.writes {
-                block_versions.insert(write.key.as_str(), version);
-                writes.push(StateWrite {
-                    key: write.key.clone(),
-                    value: write.value.clone(),
-                    version,
-                    tx_id,
-                });
-            }
-        }
-        codes.push(code);
     }
 
-    let mut block = block.clone();
-    block.metadata.validation_codes = codes;
-    let merkle_size = block.header.ledger_size;
-    Ok(ValidatedBlock {
-        commit: BlockCommit {
-            block,
-            header_hash,
-            txs,
-            writes,
-            merkle_nodes,
-            merkle_size,
-        },
-        tip_after,
-        statuses: statuses.into_values().collect(),
-        new_channel,
-    })
+    /// Gives the entry at `index` its code, records where its transaction id is, and applies its writes
+    /// if it is valid. `Err` only if the store fails.
+    fn judge_entry(
+        &mut self,
+        index: u32,
+        entry: &'a Prepared,
+        signature_ok: bool,
+    ) -> Result<(), BlockError> {
+        let tx_id = entry.tx_id();
+        let earlier = match tx_id {
+            None => None,
+            Some(tx_id) => self.earlier_occurrence(tx_id)?,
+        };
+        let code = match entry {
+            Prepared::Failed { code, .. } => *code,
+            Prepared::Ready(ready) => self.judge_ready(ready, signature_ok, earlier)?,
+        };
+        if let Some(tx_id) = tx_id {
+            self.record_occurrence(index, tx_id, code, earlier);
+        }
+        if let Prepared::Ready(ready) = entry
+            && code.is_valid()
+        {
+            self.apply_writes(index, ready);
+        }
+        self.verdicts.codes.push(code);
+        Ok(())
+    }
+
+    /// Where the id already is on the ledger (earlier in this block, or committed), if anywhere: whether
+    /// that occurrence was valid.
+    fn earlier_occurrence(&self, tx_id: TxId) -> Result<Option<bool>, BlockError> {
+        if let Some(valid) = self.seen_in_block.get(&tx_id) {
+            return Ok(Some(*valid));
+        }
+        Ok(self
+            .store
+            .tx_location(&tx_id)
+            .map_err(|e| self.store_error(e))?
+            .map(|l| l.code.is_valid()))
+    }
+
+    /// Checks 4–8 of an entry that passed checks 1–3, and for a configuration update that it writes what
+    /// the update gives. The first check that fails gives the code; a valid update sets the new channel.
+    fn judge_ready(
+        &mut self,
+        ready: &ReadyEntry,
+        signature_ok: bool,
+        earlier: Option<bool>,
+    ) -> Result<ValidationCode, BlockError> {
+        use ValidationCode::*;
+        if !signature_ok {
+            return Ok(BadSignature);
+        }
+        if !ready.policy_met {
+            return Ok(EndorsementPolicyFailure);
+        }
+        if ready.refused {
+            return Ok(ContractRefused);
+        }
+        if earlier == Some(true) {
+            return Ok(DuplicateTxId);
+        }
+        if !self.reads_are_current(&ready.rwset)? {
+            return Ok(MvccReadConflict);
+        }
+        if let Some((creator, proposal)) = &ready.config {
+            match self.next_channel(creator, proposal, &ready.rwset) {
+                Some(next) => self.verdicts.new_channel = Some(next),
+                None => return Ok(BadConfigUpdate),
+            }
+        }
+        Ok(Valid)
+    }
+
+    /// Whether every key read during simulation still has the version it was read at, counting the
+    /// writes of valid transactions earlier in this block.
+    fn reads_are_current(&self, rwset: &RwSet) -> Result<bool, BlockError> {
+        for read in &rwset.reads {
+            let current = match self.block_versions.get(read.key.as_str()) {
+                Some(v) => Some(*v),
+                None => self
+                    .store
+                    .get(&read.key)
+                    .map_err(|e| self.store_error(e))?
+                    .map(|v| v.version),
+            };
+            if current != read.version {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The channel a configuration update leads to, if the update is allowed and `rwset` writes exactly
+    /// the configuration it gives. Recomputed instead of trusting the endorser; it applies from the next
+    /// block.
+    fn next_channel(
+        &self,
+        creator: &Signer,
+        proposal: &Proposal,
+        rwset: &RwSet,
+    ) -> Option<ChannelState> {
+        let config = self
+            .channel
+            .apply_update(creator, &proposal.function, &proposal.args)
+            .ok()?;
+        let written = [KvWrite {
+            key: CONFIG_KEY.into(),
+            value: codec::encode(&config),
+        }];
+        (rwset.writes == written)
+            .then(|| ChannelState::new(config, self.at_ms).ok())
+            .flatten()
+    }
+
+    /// Records where a transaction id is. The index keeps the first occurrence, unless a later one is the
+    /// valid one: a transaction that cannot take effect must not hide the one that does.
+    fn record_occurrence(
+        &mut self,
+        index: u32,
+        tx_id: TxId,
+        code: ValidationCode,
+        earlier: Option<bool>,
+    ) {
+        if earlier.is_none() || (code.is_valid() && earlier == Some(false)) {
+            self.verdicts.txs.push(TxRecord { index, tx_id, code });
+            self.seen_in_block.insert(tx_id, code.is_valid());
+            self.verdicts.statuses.insert(
+                tx_id,
+                TxStatus {
+                    tx_id,
+                    block: self.number,
+                    index,
+                    code,
+                },
+            );
+        }
+    }
+
+    /// Applies the writes of the valid entry at `index`, for the commit and for the entries after it.
+    fn apply_writes(&mut self, index: u32, ready: &'a ReadyEntry) {
+        let version = Version {
+            block: self.number,
+            tx: index,
+        };
+        for write in &ready.rwset.writes {
+            self.block_versions.insert(write.key.as_str(), version);
+            self.verdicts.writes.push(StateWrite {
+                key: write.key.clone(),
+                value: write.value.clone(),
+                version,
+                tx_id: ready.tx_id,
+            });
+        }
+    }
+
+    fn store_error(&self, e: StoreError) -> BlockError {
+        BlockError::Store {
+            number: self.number,
+            detail: e.to_string(),
+        }
+    }
 }

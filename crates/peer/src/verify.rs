@@ -10,7 +10,7 @@
 
 use medledger_crypto::merkle::Frontier;
 use medledger_store::{MemoryStore, Store};
-use medledger_types::Hash;
+use medledger_types::{Block, Hash, TxId, ValidationCode};
 
 use crate::Tip;
 use crate::channel::ChannelState;
@@ -73,62 +73,122 @@ pub fn verify_ledger(
     if height == 0 {
         return Err(VerifyError::Empty);
     }
-    let replay = MemoryStore::new();
-    let mut tip = Tip::empty();
-    let mut channel: Option<ChannelState> = None;
-    let mut transactions = 0u64;
-    let mut valid_transactions = 0u64;
-    let mut tx_ids = Vec::new();
-
+    let mut replay = Replay::new();
     for number in 0..height {
-        let fail = at(number);
-        let block = source
-            .block(number)
-            .map_err(|e| fail(e.to_string()))?
-            .ok_or_else(|| fail("missing".into()))?;
-        let stored_codes = block.metadata.validation_codes.clone();
-        let validated = match &channel {
-            None => validate::validate_genesis(&replay, &tip, &block),
-            Some(channel) => validate::validate_block(channel, &replay, &tip, &block),
-        }
-        .map_err(|e| fail(e.to_string()))?;
-        if channel.is_none() {
-            channel = Some(ChannelState::from_genesis(&block).map_err(|e| fail(e.to_string()))?);
-        }
-        let recomputed = &validated.block().metadata.validation_codes;
-        if stored_codes.len() != recomputed.len() {
-            return Err(fail(format!(
-                "{} validation codes stored for {} entries",
-                stored_codes.len(),
-                recomputed.len()
-            )));
-        }
-        for (index, (stored, computed)) in stored_codes.iter().zip(recomputed).enumerate() {
-            if stored != computed {
-                return Err(fail(format!(
-                    "transaction {index}: stored as {stored}, but it is {computed}"
-                )));
-            }
-        }
-        tx_ids.extend(validated.statuses().into_iter().map(|s| (s.tx_id, number)));
-        if number > 0 {
-            transactions += recomputed.len() as u64;
-            valid_transactions += recomputed.iter().filter(|c| c.is_valid()).count() as u64;
-        }
-        tip = validated.tip_after().clone();
-        let (commit, new_channel) = validated.into_parts();
-        if new_channel.is_some() {
-            channel = new_channel;
-        }
-        replay
-            .commit(commit)
-            .map_err(|e| fail(format!("replay: {e}")))?;
+        let block = stored_block(source, number)?;
+        replay.replay_block(number, &block)?;
         progress(number + 1, height);
     }
+    compare_tx_index(source, &replay.store, &replay.tx_ids)?;
+    let state_keys = compare_state(source, &replay.store)?;
+    compare_merkle(source, &replay.store, &replay.tip, height - 1)?;
+    Ok(VerifyReport {
+        blocks: height,
+        transactions: replay.transactions,
+        valid_transactions: replay.valid_transactions,
+        state_keys,
+        ledger_size: replay.tip.frontier.size(),
+        ledger_root: replay.tip.frontier.root(),
+    })
+}
 
-    let last = height - 1;
-    // Transaction index: every id ends where the replay put it.
-    for (tx_id, block) in tx_ids {
+/// Block `number` of `source`; a block the store cannot return is the problem found.
+fn stored_block(source: &dyn Store, number: u64) -> Result<Block, VerifyError> {
+    let fail = at(number);
+    source
+        .block(number)
+        .map_err(|e| fail(e.to_string()))?
+        .ok_or_else(|| fail("missing".into()))
+}
+
+/// The chain replayed so far into a fresh store, and what the report and the final comparisons need.
+struct Replay {
+    store: MemoryStore,
+    tip: Tip,
+    /// The channel the next block is judged under; `None` before the genesis block.
+    channel: Option<ChannelState>,
+    /// Transactions after the genesis block, valid or not.
+    transactions: u64,
+    valid_transactions: u64,
+    /// Each transaction id with the block the replay recorded it in.
+    tx_ids: Vec<(TxId, u64)>,
+}
+
+impl Replay {
+    fn new() -> Replay {
+        Replay {
+            store: MemoryStore::new(),
+            tip: Tip::empty(),
+            channel: None,
+            transactions: 0,
+            valid_transactions: 0,
+            tx_ids: Vec::new(),
+        }
+    }
+
+    /// Validates stored block `number` with the live validation code against the replay so far, checks
+    /// that its stored validation codes are the ones recomputed, and commits it to the replay.
+    fn replay_block(&mut self, number: u64, block: &Block) -> Result<(), VerifyError> {
+        let fail = at(number);
+        let validated = match &self.channel {
+            None => validate::validate_genesis(&self.store, &self.tip, block),
+            Some(channel) => validate::validate_block(channel, &self.store, &self.tip, block),
+        }
+        .map_err(|e| fail(e.to_string()))?;
+        if self.channel.is_none() {
+            self.channel =
+                Some(ChannelState::from_genesis(block).map_err(|e| fail(e.to_string()))?);
+        }
+        let recomputed = &validated.block().metadata.validation_codes;
+        compare_codes(number, &block.metadata.validation_codes, recomputed)?;
+        self.tx_ids
+            .extend(validated.statuses().into_iter().map(|s| (s.tx_id, number)));
+        if number > 0 {
+            self.transactions += recomputed.len() as u64;
+            self.valid_transactions += recomputed.iter().filter(|c| c.is_valid()).count() as u64;
+        }
+        self.tip = validated.tip_after().clone();
+        let (commit, new_channel) = validated.into_parts();
+        if new_channel.is_some() {
+            self.channel = new_channel;
+        }
+        self.store
+            .commit(commit)
+            .map_err(|e| fail(format!("replay: {e}")))
+    }
+}
+
+/// Checks that block `number`'s stored validation codes are the recomputed ones, one for one.
+fn compare_codes(
+    number: u64,
+    stored: &[ValidationCode],
+    recomputed: &[ValidationCode],
+) -> Result<(), VerifyError> {
+    let fail = at(number);
+    if stored.len() != recomputed.len() {
+        return Err(fail(format!(
+            "{} validation codes stored for {} entries",
+            stored.len(),
+            recomputed.len()
+        )));
+    }
+    for (index, (stored, computed)) in stored.iter().zip(recomputed).enumerate() {
+        if stored != computed {
+            return Err(fail(format!(
+                "transaction {index}: stored as {stored}, but it is {computed}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the transaction index: every id ends where the replay put it.
+fn compare_tx_index(
+    source: &dyn Store,
+    replay: &MemoryStore,
+    tx_ids: &[(TxId, u64)],
+) -> Result<(), VerifyError> {
+    for &(tx_id, block) in tx_ids {
         let stored = source
             .tx_location(&tx_id)
             .map_err(|e| at(block)(e.to_string()))?;
@@ -144,16 +204,7 @@ pub fn verify_ledger(
             });
         }
     }
-    let state_keys = compare_state(source, &replay)?;
-    compare_merkle(source, &replay, &tip, last)?;
-    Ok(VerifyReport {
-        blocks: height,
-        transactions,
-        valid_transactions,
-        state_keys,
-        ledger_size: tip.frontier.size(),
-        ledger_root: tip.frontier.root(),
-    })
+    Ok(())
 }
 
 /// The greatest key: every state key sorts before it.

@@ -365,14 +365,21 @@ impl Simulation {
     /// orderer key, so that the peer's link and root checks, not just the signature, must catch it). Both
     /// peers must refuse it and stay where they were.
     fn lie(&mut self) -> Result<(), Violation> {
-        let Ok((height, last_hash, frontier, last_ts)) = self.peer_a.tip() else {
+        let Ok(tip) = self.peer_a.tip() else {
             return Ok(());
         };
+        let height = tip.height;
         let identity = OrdererIdentity {
             key: self.orderer.0.clone(),
             certificate: self.orderer.1.clone(),
         };
-        let mut copy = BlockAssembler::resume(identity, height, last_hash, frontier, last_ts);
+        let mut copy = BlockAssembler::resume(
+            identity,
+            tip.height,
+            tip.last_hash,
+            tip.frontier,
+            tip.last_timestamp_ms,
+        );
         let mut block = copy.assemble(vec![self.rng.bytes::<16>().to_vec()], self.now_ms + 1);
         let resign = |block: &mut Block, key: &SigningKey| {
             let hash = medledger_crypto::header_hash(&block.header);
@@ -408,7 +415,7 @@ impl Simulation {
     fn restart_b(&mut self) -> Result<(), Violation> {
         let before = (
             self.peer_b().height(),
-            self.peer_b().tip().map(|t| t.1).ok(),
+            self.peer_b().tip().map(|tip| tip.last_hash).ok(),
         );
         self.peer_b = None;
         let store = RedbStore::open(&self.dir.path().join("b.redb"))
@@ -416,7 +423,7 @@ impl Simulation {
         self.peer_b = Some(open_peer(Arc::new(store), &self.peer_identity, self.now_ms));
         let after = (
             self.peer_b().height(),
-            self.peer_b().tip().map(|t| t.1).ok(),
+            self.peer_b().tip().map(|tip| tip.last_hash).ok(),
         );
         if before != after {
             return Err(self.violation(
@@ -432,12 +439,12 @@ impl Simulation {
         let tip_a = self
             .peer_a
             .tip()
-            .map(|t| (t.0, t.1))
+            .map(|tip| (tip.height, tip.last_hash))
             .map_err(|e| self.violation("same_chain", e.to_string()))?;
         let tip_b = self
             .peer_b()
             .tip()
-            .map(|t| (t.0, t.1))
+            .map(|tip| (tip.height, tip.last_hash))
             .map_err(|e| self.violation("same_chain", e.to_string()))?;
         if tip_a != tip_b {
             return Err(self.violation("same_chain", format!("{tip_a:?} vs {tip_b:?}")));

@@ -4,11 +4,13 @@
 //!
 //! Keeping both sides here means the implementations differ only in where the bytes live.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use medledger_types::{Block, Hash, TxId, ValidationCode, Version, VersionedValue, codec, limits};
 
-use crate::{BlockCommit, COMMIT_WRITES_COUNT_MAX, MERKLE_LEVEL_COUNT_MAX, StoreError, TxRecord};
+use crate::{
+    BlockCommit, COMMIT_WRITES_COUNT_MAX, MERKLE_LEVEL_COUNT_MAX, StateWrite, StoreError, TxRecord,
+};
 
 /// A [`BlockCommit`] that agrees with itself, encoded and arranged for writing. Whether it also fits the
 /// ledger (its number is the height, its Merkle nodes continue the tree) is checked by
@@ -46,7 +48,9 @@ fn invalid(number: u64, detail: impl std::fmt::Display) -> StoreError {
 }
 
 impl CheckedCommit {
-    /// Checks everything about `commit` that does not depend on the store's contents.
+    /// Checks everything about `commit` that does not depend on the store's contents. The checks run in
+    /// this order, and the first that fails is the error: the header and sizes, the transaction records,
+    /// the state writes, the Merkle nodes, the encoded size.
     pub fn new(commit: BlockCommit) -> Result<CheckedCommit, StoreError> {
         let BlockCommit {
             block,
@@ -57,238 +61,23 @@ impl CheckedCommit {
             merkle_size,
         } = commit;
         let number = block.header.number;
-
-        let recomputed = medledger_crypto::header_hash(&block.header);
-        if recomputed != header_hash {
-            return Err(invalid(
-                number,
-                format!("header hash {header_hash} is not the header's hash {recomputed}"),
-            ));
-        }
-        let entry_count = block.data.entries.len();
-        if entry_count > limits::BLOCK_TX_COUNT_MAX {
-            return Err(invalid(
-                number,
-                format!(
-                    "{entry_count} entries is over the limit of {}",
-                    limits::BLOCK_TX_COUNT_MAX
-                ),
-            ));
-        }
-        let codes = &block.metadata.validation_codes;
-        if codes.len() != entry_count {
-            return Err(invalid(
-                number,
-                format!("{} validation codes for {entry_count} entries", codes.len()),
-            ));
-        }
-        if merkle_size != block.header.ledger_size {
-            return Err(invalid(
-                number,
-                format!(
-                    "merkle size {merkle_size} is not the header's ledger size {}",
-                    block.header.ledger_size
-                ),
-            ));
-        }
-
-        // Transaction records: in entry order, each naming an entry, with the block's own code.
-        if txs.len() > entry_count {
-            return Err(invalid(
-                number,
-                format!(
-                    "{} transaction records for {entry_count} entries",
-                    txs.len()
-                ),
-            ));
-        }
-        let mut previous_index: Option<u32> = None;
-        for tx in &txs {
-            let code = codes.get(tx.index as usize).ok_or_else(|| {
-                invalid(
-                    number,
-                    format!("transaction record index {} is not an entry", tx.index),
-                )
-            })?;
-            if previous_index.is_some_and(|previous| tx.index <= previous) {
-                return Err(invalid(
-                    number,
-                    format!("transaction record index {} is not increasing", tx.index),
-                ));
-            }
-            previous_index = Some(tx.index);
-            if *code != tx.code {
-                return Err(invalid(
-                    number,
-                    format!(
-                        "transaction {} has code {} but the block says {code}",
-                        tx.index, tx.code
-                    ),
-                ));
-            }
-        }
-        let tx_id_at = |index: u32| -> Option<TxId> {
-            txs.binary_search_by_key(&index, |tx| tx.index)
-                .ok()
-                .map(|i| txs[i].tx_id)
-        };
-
-        // State writes: within limits, from valid entries of this block, in commit order.
-        if writes.len() > COMMIT_WRITES_COUNT_MAX {
-            return Err(invalid(
-                number,
-                format!(
-                    "{} writes is over the limit of {COMMIT_WRITES_COUNT_MAX}",
-                    writes.len()
-                ),
-            ));
-        }
-        let mut previous_version = Version {
-            block: number,
-            tx: 0,
-        };
-        let mut latest: BTreeMap<String, VersionedValue> = BTreeMap::new();
-        let mut history: BTreeMap<(String, Version), (TxId, Vec<u8>)> = BTreeMap::new();
-        for write in writes {
-            check_key(&write.key)?;
-            if write.value.len() > limits::VALUE_BYTES_MAX {
-                return Err(invalid(
-                    number,
-                    format!(
-                        "value of key {:?} is {} bytes, over the limit of {}",
-                        write.key,
-                        write.value.len(),
-                        limits::VALUE_BYTES_MAX
-                    ),
-                ));
-            }
-            let version = write.version;
-            if version.block != number {
-                return Err(invalid(
-                    number,
-                    format!(
-                        "write of key {:?} has version in block {}",
-                        write.key, version.block
-                    ),
-                ));
-            }
-            match codes.get(version.tx as usize) {
-                Some(ValidationCode::Valid) => {}
-                Some(code) => {
-                    return Err(invalid(
-                        number,
-                        format!(
-                            "write of key {:?} by entry {} with code {code}",
-                            write.key, version.tx
-                        ),
-                    ));
-                }
-                None => {
-                    return Err(invalid(
-                        number,
-                        format!(
-                            "write of key {:?} by entry {} which is not in the block",
-                            write.key, version.tx
-                        ),
-                    ));
-                }
-            }
-            if version < previous_version {
-                return Err(invalid(
-                    number,
-                    format!(
-                        "write of key {:?} goes back to entry {}",
-                        write.key, version.tx
-                    ),
-                ));
-            }
-            previous_version = version;
-            if let Some(recorded) = tx_id_at(version.tx)
-                && recorded != write.tx_id
-            {
-                return Err(invalid(
-                    number,
-                    format!(
-                        "write of key {:?} names tx {} but entry {} is tx {recorded}",
-                        write.key, write.tx_id, version.tx
-                    ),
-                ));
-            }
-            latest.insert(
-                write.key.clone(),
-                VersionedValue {
-                    value: write.value.clone(),
-                    version,
-                },
-            );
-            history.insert((write.key, version), (write.tx_id, write.value));
-        }
-
-        // Merkle nodes: perfect nodes inside the new size, each once. That they are exactly the ones this
-        // block completes needs the previous size: see `check_position`.
-        let mut nodes: BTreeMap<(u8, u64), Hash> = BTreeMap::new();
-        for (level, index, hash) in merkle_nodes {
-            if level >= MERKLE_LEVEL_COUNT_MAX || index >= (merkle_size >> level) {
-                return Err(invalid(
-                    number,
-                    format!(
-                        "merkle node ({level}, {index}) is not a perfect node of a tree of size {merkle_size}"
-                    ),
-                ));
-            }
-            if nodes.insert((level, index), hash).is_some() {
-                return Err(invalid(
-                    number,
-                    format!("merkle node ({level}, {index}) is given twice"),
-                ));
-            }
-        }
-
-        // Within the block, one record per id, by the same rule as across blocks (`supersedes`).
-        let mut kept: Vec<TxRecord> = Vec::with_capacity(txs.len());
-        let mut position: std::collections::HashMap<TxId, usize> =
-            std::collections::HashMap::with_capacity(txs.len());
-        for tx in txs {
-            match position.get(&tx.tx_id) {
-                None => {
-                    position.insert(tx.tx_id, kept.len());
-                    kept.push(tx);
-                }
-                Some(&at) if supersedes(tx.code, kept[at].code) => kept[at] = tx,
-                Some(_) => {}
-            }
-        }
-        let txs = kept;
-
-        let block_bytes = codec::encode(&block);
-        if block_bytes.len() > limits::BLOCK_STORED_BYTES_MAX {
-            return Err(invalid(
-                number,
-                format!(
-                    "{} bytes is over the stored limit of {}",
-                    block_bytes.len(),
-                    limits::BLOCK_STORED_BYTES_MAX
-                ),
-            ));
-        }
+        check_header(&block, header_hash, merkle_size)?;
+        check_tx_records(&block, &txs)?;
+        let ArrangedWrites { state, history } = arrange_writes(&block, &txs, writes)?;
+        let merkle_nodes = arrange_merkle_nodes(number, merkle_size, merkle_nodes)?;
+        let txs = one_record_per_id(txs);
+        let block_bytes = encode_block(&block)?;
         let block_checksum = medledger_crypto::sha256(&block_bytes);
-
         Ok(CheckedCommit {
             number,
             header_hash,
             block_bytes,
             block_checksum,
-            entry_count: entry_count as u64,
+            entry_count: block.data.entries.len() as u64,
             txs,
-            state: latest.into_iter().collect(),
-            history: history
-                .into_iter()
-                .map(|((key, version), (tx_id, value))| (key, version, tx_id, value))
-                .collect(),
-            merkle_nodes: nodes
-                .into_iter()
-                .map(|((level, index), hash)| (level, index, hash))
-                .collect(),
+            state,
+            history,
+            merkle_nodes,
             merkle_size,
         })
     }
@@ -337,6 +126,288 @@ impl CheckedCommit {
         }
         Ok(())
     }
+}
+
+/// Checks that `header_hash` is the block's, that the block holds at most `BLOCK_TX_COUNT_MAX` entries
+/// with one validation code each, and that `merkle_size` is the header's ledger size.
+fn check_header(block: &Block, header_hash: Hash, merkle_size: u64) -> Result<(), StoreError> {
+    let number = block.header.number;
+    let recomputed = medledger_crypto::header_hash(&block.header);
+    if recomputed != header_hash {
+        return Err(invalid(
+            number,
+            format!("header hash {header_hash} is not the header's hash {recomputed}"),
+        ));
+    }
+    let entry_count = block.data.entries.len();
+    if entry_count > limits::BLOCK_TX_COUNT_MAX {
+        return Err(invalid(
+            number,
+            format!(
+                "{entry_count} entries is over the limit of {}",
+                limits::BLOCK_TX_COUNT_MAX
+            ),
+        ));
+    }
+    let codes = &block.metadata.validation_codes;
+    if codes.len() != entry_count {
+        return Err(invalid(
+            number,
+            format!("{} validation codes for {entry_count} entries", codes.len()),
+        ));
+    }
+    if merkle_size != block.header.ledger_size {
+        return Err(invalid(
+            number,
+            format!(
+                "merkle size {merkle_size} is not the header's ledger size {}",
+                block.header.ledger_size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the transaction records: in entry order, each naming an entry, with the block's own code.
+fn check_tx_records(block: &Block, txs: &[TxRecord]) -> Result<(), StoreError> {
+    let number = block.header.number;
+    let entry_count = block.data.entries.len();
+    let codes = &block.metadata.validation_codes;
+    if txs.len() > entry_count {
+        return Err(invalid(
+            number,
+            format!(
+                "{} transaction records for {entry_count} entries",
+                txs.len()
+            ),
+        ));
+    }
+    let mut previous_index: Option<u32> = None;
+    for tx in txs {
+        let code = codes.get(tx.index as usize).ok_or_else(|| {
+            invalid(
+                number,
+                format!("transaction record index {} is not an entry", tx.index),
+            )
+        })?;
+        if previous_index.is_some_and(|previous| tx.index <= previous) {
+            return Err(invalid(
+                number,
+                format!("transaction record index {} is not increasing", tx.index),
+            ));
+        }
+        previous_index = Some(tx.index);
+        if *code != tx.code {
+            return Err(invalid(
+                number,
+                format!(
+                    "transaction {} has code {} but the block says {code}",
+                    tx.index, tx.code
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A block's writes, arranged for the state and history tables.
+struct ArrangedWrites {
+    /// The latest write of each key, sorted by key.
+    state: Vec<(String, VersionedValue)>,
+    /// Every write, sorted by key then version (a second write of a key by the same transaction wins).
+    history: Vec<(String, Version, TxId, Vec<u8>)>,
+}
+
+/// Checks the state writes (within limits, from valid entries of this block, in commit order; see
+/// [`check_write`]) and arranges them for the state and history tables. `txs` are the checked
+/// transaction records.
+fn arrange_writes(
+    block: &Block,
+    txs: &[TxRecord],
+    writes: Vec<StateWrite>,
+) -> Result<ArrangedWrites, StoreError> {
+    let number = block.header.number;
+    if writes.len() > COMMIT_WRITES_COUNT_MAX {
+        return Err(invalid(
+            number,
+            format!(
+                "{} writes is over the limit of {COMMIT_WRITES_COUNT_MAX}",
+                writes.len()
+            ),
+        ));
+    }
+    let tx_id_at = |index: u32| -> Option<TxId> {
+        txs.binary_search_by_key(&index, |tx| tx.index)
+            .ok()
+            .map(|i| txs[i].tx_id)
+    };
+    let mut previous_version = Version {
+        block: number,
+        tx: 0,
+    };
+    let mut latest: BTreeMap<String, VersionedValue> = BTreeMap::new();
+    let mut history: BTreeMap<(String, Version), (TxId, Vec<u8>)> = BTreeMap::new();
+    for write in writes {
+        check_write(block, &write, previous_version, tx_id_at(write.version.tx))?;
+        let version = write.version;
+        previous_version = version;
+        latest.insert(
+            write.key.clone(),
+            VersionedValue {
+                value: write.value.clone(),
+                version,
+            },
+        );
+        history.insert((write.key, version), (write.tx_id, write.value));
+    }
+    Ok(ArrangedWrites {
+        state: latest.into_iter().collect(),
+        history: history
+            .into_iter()
+            .map(|((key, version), (tx_id, value))| (key, version, tx_id, value))
+            .collect(),
+    })
+}
+
+/// Checks one write: its key and value are within limits, it is by a valid entry of this block, its
+/// version does not go back from `previous_version`, and it names the transaction recorded for its
+/// entry (`recorded`), if one is.
+fn check_write(
+    block: &Block,
+    write: &StateWrite,
+    previous_version: Version,
+    recorded: Option<TxId>,
+) -> Result<(), StoreError> {
+    let number = block.header.number;
+    check_key(&write.key)?;
+    if write.value.len() > limits::VALUE_BYTES_MAX {
+        return Err(invalid(
+            number,
+            format!(
+                "value of key {:?} is {} bytes, over the limit of {}",
+                write.key,
+                write.value.len(),
+                limits::VALUE_BYTES_MAX
+            ),
+        ));
+    }
+    let version = write.version;
+    if version.block != number {
+        return Err(invalid(
+            number,
+            format!(
+                "write of key {:?} has version in block {}",
+                write.key, version.block
+            ),
+        ));
+    }
+    match block.metadata.validation_codes.get(version.tx as usize) {
+        Some(ValidationCode::Valid) => {}
+        Some(code) => {
+            return Err(invalid(
+                number,
+                format!(
+                    "write of key {:?} by entry {} with code {code}",
+                    write.key, version.tx
+                ),
+            ));
+        }
+        None => {
+            return Err(invalid(
+                number,
+                format!(
+                    "write of key {:?} by entry {} which is not in the block",
+                    write.key, version.tx
+                ),
+            ));
+        }
+    }
+    if version < previous_version {
+        return Err(invalid(
+            number,
+            format!(
+                "write of key {:?} goes back to entry {}",
+                write.key, version.tx
+            ),
+        ));
+    }
+    if let Some(recorded) = recorded
+        && recorded != write.tx_id
+    {
+        return Err(invalid(
+            number,
+            format!(
+                "write of key {:?} names tx {} but entry {} is tx {recorded}",
+                write.key, write.tx_id, version.tx
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that the Merkle nodes are perfect nodes inside a tree of `merkle_size` leaves, each given once,
+/// and sorts them by (level, index). That they are exactly the ones this block completes needs the
+/// previous size: see [`CheckedCommit::check_position`].
+fn arrange_merkle_nodes(
+    number: u64,
+    merkle_size: u64,
+    merkle_nodes: Vec<(u8, u64, Hash)>,
+) -> Result<Vec<(u8, u64, Hash)>, StoreError> {
+    let mut nodes: BTreeMap<(u8, u64), Hash> = BTreeMap::new();
+    for (level, index, hash) in merkle_nodes {
+        if level >= MERKLE_LEVEL_COUNT_MAX || index >= (merkle_size >> level) {
+            return Err(invalid(
+                number,
+                format!(
+                    "merkle node ({level}, {index}) is not a perfect node of a tree of size {merkle_size}"
+                ),
+            ));
+        }
+        if nodes.insert((level, index), hash).is_some() {
+            return Err(invalid(
+                number,
+                format!("merkle node ({level}, {index}) is given twice"),
+            ));
+        }
+    }
+    Ok(nodes
+        .into_iter()
+        .map(|((level, index), hash)| (level, index, hash))
+        .collect())
+}
+
+/// Keeps one record per transaction id within the block, by the same rule as across blocks
+/// ([`supersedes`]): the first occurrence, unless a later one is valid and it is not.
+fn one_record_per_id(txs: Vec<TxRecord>) -> Vec<TxRecord> {
+    let mut kept: Vec<TxRecord> = Vec::with_capacity(txs.len());
+    let mut position: HashMap<TxId, usize> = HashMap::with_capacity(txs.len());
+    for tx in txs {
+        match position.get(&tx.tx_id) {
+            None => {
+                position.insert(tx.tx_id, kept.len());
+                kept.push(tx);
+            }
+            Some(&at) if supersedes(tx.code, kept[at].code) => kept[at] = tx,
+            Some(_) => {}
+        }
+    }
+    kept
+}
+
+/// The block's canonical bytes, refused if over `BLOCK_STORED_BYTES_MAX`.
+fn encode_block(block: &Block) -> Result<Vec<u8>, StoreError> {
+    let block_bytes = codec::encode(block);
+    if block_bytes.len() > limits::BLOCK_STORED_BYTES_MAX {
+        return Err(invalid(
+            block.header.number,
+            format!(
+                "{} bytes is over the stored limit of {}",
+                block_bytes.len(),
+                limits::BLOCK_STORED_BYTES_MAX
+            ),
+        ));
+    }
+    Ok(block_bytes)
 }
 
 /// Refuses a key (or range bound) over `limits::KEY_BYTES_MAX`.

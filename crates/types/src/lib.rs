@@ -12,11 +12,17 @@ pub mod limits;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
 /// The format version written into every top-level signed or stored structure.
 pub const FORMAT_VERSION: u8 = 1;
+
+/// A clock: the current time in milliseconds since the Unix epoch. Whatever needs the time (the peer for
+/// certificate validity at endorsement, the orderer for block timestamps) is handed one rather than
+/// reading the system clock, so tests and simulations can move time.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// A SHA-256 digest.
 #[derive(

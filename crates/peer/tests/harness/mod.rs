@@ -19,10 +19,10 @@ use medledger_crypto::keys::SigningKey;
 use medledger_crypto::x509::{CertificateAuthority, IssueRequest, parse_certificate};
 use medledger_orderer::BlockAssembler;
 use medledger_orderer::assembler::OrdererIdentity;
-use medledger_peer::{Clock, Endorsed, Peer, PeerError, PeerIdentity};
+use medledger_peer::{Endorsed, Peer, PeerError, PeerIdentity};
 use medledger_store::{MemoryStore, Store};
 use medledger_types::{
-    BatchConfig, Block, ChannelConfig, Endorsement, Envelope, FORMAT_VERSION, HistoryEntry,
+    BatchConfig, Block, ChannelConfig, Clock, Endorsement, Envelope, FORMAT_VERSION, HistoryEntry,
     OrgConfig, Proposal, ProposalResponsePayload, Role, SignedProposal, Signer, TxId, TxLocation,
     ValidationCode, Version, VersionedValue, codec,
 };
