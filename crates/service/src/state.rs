@@ -10,16 +10,12 @@ use borsh::BorshDeserialize;
 use medledger_contract::ehr::{EhrCall, RecordHeader, decode_response};
 use medledger_crypto::x509::CertificateAuthority;
 use medledger_node::{InvokeError, Node};
-use medledger_types::{TxId, ValidationCode};
+use medledger_types::{Clock, TxId, ValidationCode};
 
 use crate::ServiceError;
 use crate::auth::{LoginLimiter, Session, Sessions};
 use crate::metrics::Metrics;
 use medledger_wallet::{PasswordParams, Wallet};
-
-/// Milliseconds since the Unix epoch. Injected so that tests can move time (session expiry, rate-limit
-/// windows) without sleeping.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// How many times a write is re-endorsed after an MVCC read conflict before the caller gets 409.
 pub const MVCC_RETRIES_MAX: u32 = 3;
