@@ -15,6 +15,7 @@
 
 pub mod auth;
 pub mod calls;
+pub mod fields;
 pub mod keys;
 pub mod models;
 pub mod record;
