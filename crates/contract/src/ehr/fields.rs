@@ -12,7 +12,7 @@
 //! - the contract's per-field validation ([`super::validate`]), which reads each value through
 //!   [`Fields::for_each_value`]; the rules that relate fields (a day the month has, an end not before its
 //!   start) are written out beside it;
-//! - the JSON Schema of each model and its amendment body ([`super::schema`], with the `json-schema`
+//! - the JSON Schema of each model and its amendment body (`ehr::schema`, with the `json-schema`
 //!   feature), for the REST layer's OpenAPI document;
 //! - what a web form needs to know of a field beyond its labels: [`FieldType::shape`] (how a value is
 //!   typed in), [`Field::required`], [`FieldType::max_chars`], [`FieldType::minimum`] and

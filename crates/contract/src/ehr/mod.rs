@@ -20,6 +20,8 @@ pub mod keys;
 pub mod models;
 pub mod record;
 pub mod samples;
+#[cfg(any(test, feature = "json-schema"))]
+pub mod schema;
 pub mod validate;
 pub mod values;
 

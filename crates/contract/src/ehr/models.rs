@@ -7,9 +7,10 @@
 //! checked by validation, not by the type). The fields beyond OMOP (names, email, national id, certificate)
 //! are listed in each model's doc.
 //!
-//! Each model is declared with one line per field that also names the field's [`FieldType`]
-//! (`pub person_id: i64 => RecordId;`): the struct and its [`Fields`] description come from the same lines
-//! (see [`super::fields`]), so validation, the API schemas and the web forms follow the struct.
+//! Each model is declared with one line per field that also names the field's type of value
+//! (`pub person_id: i64 => RecordId;`, a [`FieldType`](super::fields::FieldType)): the struct and its
+//! [`Fields`] description come from the same lines (see [`super::fields`]), so validation, the API
+//! schemas and the web forms follow the struct.
 //!
 //! A model's borsh encoding is a record's body, so changing a model is a body format change: bump its
 //! [`Model::SCHEMA_VERSION`] and keep decoding the old one.
