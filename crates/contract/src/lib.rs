@@ -4,7 +4,8 @@
 //!
 //! Architecture invariant: this crate is deterministic. It has no clock (time is the proposal's
 //! `timestamp_ms`), no randomness, no I/O, no crypto and no hash-map iteration; it depends only on
-//! `medledger-types`, borsh, serde and thiserror. The same state and proposal always give the same
+//! `medledger-types`, borsh, serde and thiserror (and, with the `json-schema` feature, serde_json for
+//! `ehr::schema`, which no contract call uses). The same state and proposal always give the same
 //! read-write set and response bytes — every endorsing peer must agree byte for byte.
 //!
 //! # World-state layout of the EHR contract

@@ -15,10 +15,13 @@
 
 pub mod auth;
 pub mod calls;
+pub mod fields;
 pub mod keys;
 pub mod models;
 pub mod record;
 pub mod samples;
+#[cfg(any(test, feature = "json-schema"))]
+pub mod schema;
 pub mod validate;
 pub mod values;
 

@@ -1,7 +1,10 @@
 //! Field validation of the models: every failing field is reported, by its OMOP name, with a stable code.
 //!
 //! These checks need no state; the one check that does (a note's or drug exposure's patient exists) is
-//! made by the contract, which appends an `unknown_patient` error to the same list. The rules:
+//! made by the contract, which appends an `unknown_patient` error to the same list. A field's own rules
+//! follow from its [`FieldType`] in its model's description ([`super::fields`]), so no field is listed
+//! here; the rules between fields (a day of birth and its month, an end and its start) are written out
+//! below. The rules:
 //! - ids (`*_id` that are not concept ids) are positive; concept ids are non-negative (OMOP uses 0 for
 //!   "no matching concept"); counts (`refills`, `days_supply`) and `quantity` are non-negative;
 //! - required text is not blank (not only `char::is_whitespace`); text is at most [`SHORT_TEXT_CHARS_MAX`]
@@ -19,7 +22,8 @@
 use medledger_types::limits;
 
 use super::calls::NewRecord;
-use super::models::{Admin, Doctor, DrugExposure, Note, Patient};
+use super::fields::{Field, FieldType, FieldValue, Fields, fields};
+use super::models::{DrugExposure, Patient};
 use super::values::days_in_month;
 use crate::error::{FieldError, codes};
 
@@ -63,6 +67,56 @@ impl Checker {
         self.errors.push(FieldError::new(field, code, message));
     }
 
+    /// Checks every field of `model` by its [`FieldType`]'s rules (an absent optional field is valid).
+    fn fields<M: Fields>(&mut self, model: &M, now_year: i64) {
+        model.for_each_value(|field, value| {
+            if let Some(value) = value {
+                self.field(field, value, now_year);
+            }
+        });
+    }
+
+    /// One field's own rules. A value of another shape than its type's cannot occur (the model macro
+    /// refuses to compile such a field), so it passes.
+    fn field(&mut self, field: &Field, value: FieldValue<'_>, now_year: i64) {
+        let name = field.name;
+        match (field.ty, value) {
+            (
+                FieldType::RecordId | FieldType::Id | FieldType::Reference(_),
+                FieldValue::Integer(v),
+            ) => self.id(name, v),
+            (FieldType::Concept, FieldValue::Integer(v)) => self.concept(name, v),
+            (FieldType::Count, FieldValue::Integer(v)) => self.non_negative(name, v),
+            (FieldType::BirthYear, FieldValue::Integer(year)) => self.year(name, year, now_year),
+            (FieldType::BirthMonth, FieldValue::Integer(month)) if !is_month(month) => self.push(
+                name,
+                codes::INVALID_DATE,
+                format!("{month} is not a month (1..=12)"),
+            ),
+            (FieldType::BirthDateTime, FieldValue::DateTime(dt)) => {
+                self.year(name, dt.date().year(), now_year)
+            }
+            (FieldType::NonNegativeDecimal, FieldValue::Decimal(q)) if q.is_negative() => self
+                .push(
+                    name,
+                    codes::OUT_OF_RANGE,
+                    format!("must not be negative, not {q}"),
+                ),
+            (FieldType::ShortText | FieldType::LongText, FieldValue::Text(text)) => {
+                match field.ty.max_chars() {
+                    Some(max) if field.required => self.text(name, text, max),
+                    Some(max) => self.length(name, text, max),
+                    None => {}
+                }
+            }
+            (FieldType::Email, FieldValue::Text(email)) => self.email(name, email),
+            (FieldType::Certificate, FieldValue::Bytes(der)) => self.certificate(name, der),
+            // A day of birth is judged with its month ([`birth_day`]); dates and date-times are valid by
+            // construction.
+            _ => {}
+        }
+    }
+
     fn id(&mut self, field: &str, value: i64) {
         if value <= 0 {
             self.push(
@@ -70,12 +124,6 @@ impl Checker {
                 codes::OUT_OF_RANGE,
                 format!("must be a positive id, not {value}"),
             );
-        }
-    }
-
-    fn opt_id(&mut self, field: &str, value: Option<i64>) {
-        if let Some(v) = value {
-            self.id(field, v);
         }
     }
 
@@ -89,35 +137,22 @@ impl Checker {
         }
     }
 
-    fn opt_concept(&mut self, field: &str, value: Option<i64>) {
-        if let Some(v) = value {
-            self.concept(field, v);
-        }
-    }
-
-    fn non_negative(&mut self, field: &str, value: Option<i64>) {
-        if let Some(v) = value
-            && v < 0
-        {
+    fn non_negative(&mut self, field: &str, value: i64) {
+        if value < 0 {
             self.push(
                 field,
                 codes::OUT_OF_RANGE,
-                format!("must not be negative, not {v}"),
+                format!("must not be negative, not {value}"),
             );
         }
     }
 
+    /// Required text: not blank, then at most `max` characters.
     fn text(&mut self, field: &str, value: &str, max: usize) {
         if value.trim().is_empty() {
             self.push(field, codes::REQUIRED, "is required");
         } else {
             self.length(field, value, max);
-        }
-    }
-
-    fn opt_text(&mut self, field: &str, value: &Option<String>, max: usize) {
-        if let Some(v) = value {
-            self.length(field, v, max);
         }
     }
 
@@ -182,10 +217,23 @@ impl Checker {
             );
         }
     }
+
+    /// The errors in the order of `fields` (stably: a field's errors keep their order), so that the
+    /// rules between fields, checked after the fields' own, report where the field stands.
+    fn in_field_order(mut self, fields: &[Field]) -> Vec<FieldError> {
+        self.errors.sort_by_key(|e| {
+            fields
+                .iter()
+                .position(|f| f.name == e.field)
+                .unwrap_or(fields.len())
+        });
+        self.errors
+    }
 }
 
-const SHORT: usize = SHORT_TEXT_CHARS_MAX;
-const LONG: usize = LONG_TEXT_CHARS_MAX;
+fn is_month(month: i64) -> bool {
+    (1..=12).contains(&month)
+}
 
 /// Whether `s` is an email address of the accepted shape: ASCII `local@domain`, the local part of RFC 5322
 /// atext characters except `/` with single inner dots, the domain at least two dot-separated labels of
@@ -220,17 +268,25 @@ pub fn normalize_email(email: &str) -> String {
     email.to_ascii_lowercase()
 }
 
-/// Validates a record's fields; `now_year` is the invocation's UTC year. Empty: valid.
+/// Validates a record's fields; `now_year` is the invocation's UTC year. Empty: valid. Each field is
+/// checked by its [`FieldType`] (see [`super::fields`]), then the rules between fields; errors come in
+/// field order.
 pub fn validate_record(record: &NewRecord, now_year: i64) -> Vec<FieldError> {
     let mut c = Checker::default();
     match record {
-        NewRecord::Patient(p) => patient(&mut c, p, now_year),
-        NewRecord::DrugExposure(d) => drug_exposure(&mut c, d),
-        NewRecord::Note(n) => note(&mut c, n),
-        NewRecord::Doctor(d) => doctor(&mut c, d, now_year),
-        NewRecord::Admin(a) => admin(&mut c, a),
+        NewRecord::Patient(p) => {
+            c.fields(p, now_year);
+            birth_day(&mut c, p);
+        }
+        NewRecord::DrugExposure(d) => {
+            c.fields(d, now_year);
+            drug_exposure_dates(&mut c, d);
+        }
+        NewRecord::Note(n) => c.fields(n, now_year),
+        NewRecord::Doctor(d) => c.fields(d, now_year),
+        NewRecord::Admin(a) => c.fields(a, now_year),
     }
-    c.errors
+    c.in_field_order(fields(record.kind()))
 }
 
 /// The field name amendment reasons are reported under.
@@ -243,28 +299,18 @@ pub fn validate_reason(reason: &str) -> Vec<FieldError> {
     c.errors
 }
 
-fn patient(c: &mut Checker, p: &Patient, now_year: i64) {
-    c.id("person_id", p.person_id);
-    c.concept("gender_concept_id", p.gender_concept_id);
-    c.year("year_of_birth", p.year_of_birth, now_year);
-    let month_ok = match p.month_of_birth {
-        Some(m) if !(1..=12).contains(&m) => {
-            c.push(
-                "month_of_birth",
-                codes::INVALID_DATE,
-                format!("{m} is not a month (1..=12)"),
-            );
-            false
-        }
-        _ => true,
-    };
+/// A patient's day of birth needs a month of birth and is one of its days (February 29th in leap years).
+/// A month outside 1..=12 is reported by the month's own rule, and then the day is not judged.
+fn birth_day(c: &mut Checker, p: &Patient) {
     match (p.month_of_birth, p.day_of_birth) {
         (None, Some(_)) => c.push(
             "day_of_birth",
             codes::INVALID_DATE,
             "a day of birth needs a month of birth",
         ),
-        (Some(m), Some(d)) if month_ok && !(1..=days_in_month(p.year_of_birth, m)).contains(&d) => {
+        (Some(m), Some(d))
+            if is_month(m) && !(1..=days_in_month(p.year_of_birth, m)).contains(&d) =>
+        {
             c.push(
                 "day_of_birth",
                 codes::INVALID_DATE,
@@ -273,32 +319,10 @@ fn patient(c: &mut Checker, p: &Patient, now_year: i64) {
         }
         _ => {}
     }
-    if let Some(dt) = p.birth_datetime {
-        c.year("birth_datetime", dt.date().year(), now_year);
-    }
-    c.concept("race_concept_id", p.race_concept_id);
-    c.concept("ethnicity_concept_id", p.ethnicity_concept_id);
-    c.opt_id("location_id", p.location_id);
-    c.opt_id("provider_id", p.provider_id);
-    c.opt_id("care_site_id", p.care_site_id);
-    c.opt_text("person_source_value", &p.person_source_value, SHORT);
-    c.opt_text("gender_source_value", &p.gender_source_value, SHORT);
-    c.opt_concept("gender_source_concept_id", p.gender_source_concept_id);
-    c.opt_text("race_source_value", &p.race_source_value, SHORT);
-    c.opt_concept("race_source_concept_id", p.race_source_concept_id);
-    c.opt_text("ethnicity_source_value", &p.ethnicity_source_value, SHORT);
-    c.opt_concept("ethnicity_source_concept_id", p.ethnicity_source_concept_id);
-    c.opt_text("given_name", &p.given_name, SHORT);
-    c.opt_text("second_given_name", &p.second_given_name, SHORT);
-    c.opt_text("family_name", &p.family_name, SHORT);
-    c.opt_text("second_family_name", &p.second_family_name, SHORT);
-    c.opt_text("national_id", &p.national_id, SHORT);
 }
 
-fn drug_exposure(c: &mut Checker, d: &DrugExposure) {
-    c.id("drug_exposure_id", d.drug_exposure_id);
-    c.id("person_id", d.person_id);
-    c.concept("drug_concept_id", d.drug_concept_id);
+/// A drug exposure's end date, end datetime and verbatim end date are not before its start.
+fn drug_exposure_dates(c: &mut Checker, d: &DrugExposure) {
     if d.drug_exposure_end_date < d.drug_exposure_start_date {
         c.push(
             "drug_exposure_end_date",
@@ -330,76 +354,4 @@ fn drug_exposure(c: &mut Checker, d: &DrugExposure) {
             ),
         );
     }
-    c.concept("drug_type_concept_id", d.drug_type_concept_id);
-    c.opt_text("stop_reason", &d.stop_reason, SHORT);
-    c.non_negative("refills", d.refills);
-    if let Some(q) = &d.quantity
-        && q.is_negative()
-    {
-        c.push(
-            "quantity",
-            codes::OUT_OF_RANGE,
-            format!("must not be negative, not {q}"),
-        );
-    }
-    c.non_negative("days_supply", d.days_supply);
-    c.opt_text("sig", &d.sig, LONG);
-    c.opt_concept("route_concept_id", d.route_concept_id);
-    c.opt_text("lot_number", &d.lot_number, SHORT);
-    c.opt_id("provider_id", d.provider_id);
-    c.opt_id("visit_occurrence_id", d.visit_occurrence_id);
-    c.opt_id("visit_detail_id", d.visit_detail_id);
-    c.opt_text("drug_source_value", &d.drug_source_value, SHORT);
-    c.opt_concept("drug_source_concept_id", d.drug_source_concept_id);
-    c.opt_text("route_source_value", &d.route_source_value, SHORT);
-    c.opt_text("dose_unit_source_value", &d.dose_unit_source_value, SHORT);
-}
-
-fn note(c: &mut Checker, n: &Note) {
-    c.id("note_id", n.note_id);
-    c.id("person_id", n.person_id);
-    c.concept("note_type_concept_id", n.note_type_concept_id);
-    c.concept("note_class_concept_id", n.note_class_concept_id);
-    c.opt_text("note_title", &n.note_title, SHORT);
-    c.text("note_text", &n.note_text, LONG);
-    c.concept("encoding_concept_id", n.encoding_concept_id);
-    c.concept("language_concept_id", n.language_concept_id);
-    c.opt_id("provider_id", n.provider_id);
-    c.opt_id("visit_occurrence_id", n.visit_occurrence_id);
-    c.opt_id("visit_detail_id", n.visit_detail_id);
-    c.opt_text("note_source_value", &n.note_source_value, SHORT);
-    c.opt_id("note_event_id", n.note_event_id);
-    c.opt_concept("note_event_field_concept_id", n.note_event_field_concept_id);
-}
-
-fn doctor(c: &mut Checker, d: &Doctor, now_year: i64) {
-    c.id("provider_id", d.provider_id);
-    c.opt_text("provider_name", &d.provider_name, SHORT);
-    c.opt_text("npi", &d.npi, SHORT);
-    c.opt_text("dea", &d.dea, SHORT);
-    c.opt_concept("specialty_concept_id", d.specialty_concept_id);
-    c.opt_id("care_site_id", d.care_site_id);
-    if let Some(y) = d.year_of_birth {
-        c.year("year_of_birth", y, now_year);
-    }
-    c.opt_concept("gender_concept_id", d.gender_concept_id);
-    c.opt_text("provider_source_value", &d.provider_source_value, SHORT);
-    c.opt_text("specialty_source_value", &d.specialty_source_value, SHORT);
-    c.opt_concept("specialty_source_concept_id", d.specialty_source_concept_id);
-    c.opt_text("gender_source_value", &d.gender_source_value, SHORT);
-    c.opt_concept("gender_source_concept_id", d.gender_source_concept_id);
-    c.text("given_name", &d.given_name, SHORT);
-    c.opt_text("second_given_name", &d.second_given_name, SHORT);
-    c.text("family_name", &d.family_name, SHORT);
-    c.opt_text("second_family_name", &d.second_family_name, SHORT);
-    c.email("email", &d.email);
-    c.certificate("certificate", &d.certificate);
-}
-
-fn admin(c: &mut Checker, a: &Admin) {
-    c.id("admin_id", a.admin_id);
-    c.text("given_name", &a.given_name, SHORT);
-    c.text("family_name", &a.family_name, SHORT);
-    c.email("email", &a.email);
-    c.certificate("certificate", &a.certificate);
 }

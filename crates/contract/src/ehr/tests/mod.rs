@@ -2,15 +2,19 @@
 //! over a [`MemoryState`], MVCC-checked and applied as a committing peer would, one transaction per block.
 //!
 //! - `scenarios`: what a hospital does (create, read, list, chart, amend, history, emails), determinism.
+//! - `fields`: the field description against the models; every field validated by its type.
 //! - `validation`: field errors by OMOP name and code; dates, datetimes, decimals and their encodings.
 //! - `authorization`: the role × call × kind matrix, as a table.
 //! - `omop`: the models against the official OMOP CDM v5.4 field list.
+//! - `schema`: the JSON Schemas against validation and the value parsers.
 //! - `props`: undecodable or mutated arguments never panic.
 
 mod authorization;
+mod fields;
 mod omop;
 mod props;
 mod scenarios;
+mod schema;
 mod validation;
 
 use borsh::BorshDeserialize;
@@ -116,6 +120,33 @@ pub(super) fn full_drug(id: i64, patient_id: i64) -> DrugExposure {
         route_source_value: Some("oral".into()),
         dose_unit_source_value: Some("mg".into()),
         ..drug(id, patient_id)
+    }
+}
+
+/// A sample of `kind` with every optional field filled (with a month of birth and a datetime start and
+/// end), as JSON.
+pub(super) fn full_json(kind: RecordKind) -> serde_json::Value {
+    let json = match kind {
+        RecordKind::Patient => serde_json::to_value(full_patient(1)),
+        RecordKind::DrugExposure => serde_json::to_value(full_drug(1, 1)),
+        RecordKind::Note => serde_json::to_value(full_note(1, 1)),
+        RecordKind::Doctor => serde_json::to_value(full_doctor(1, "a@b.cu")),
+        RecordKind::Admin => serde_json::to_value(admin(1, "a@b.cu")),
+    };
+    json.expect("a model serializes")
+}
+
+/// `json` as a record of `kind`.
+pub(super) fn record_from_json(
+    kind: RecordKind,
+    json: serde_json::Value,
+) -> Result<NewRecord, serde_json::Error> {
+    match kind {
+        RecordKind::Patient => serde_json::from_value(json).map(NewRecord::Patient),
+        RecordKind::DrugExposure => serde_json::from_value(json).map(NewRecord::DrugExposure),
+        RecordKind::Note => serde_json::from_value(json).map(NewRecord::Note),
+        RecordKind::Doctor => serde_json::from_value(json).map(NewRecord::Doctor),
+        RecordKind::Admin => serde_json::from_value(json).map(NewRecord::Admin),
     }
 }
 
