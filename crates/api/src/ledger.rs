@@ -199,7 +199,7 @@ async fn get_block(
 ) -> Result<Json<ledger::BlockView>, ApiError> {
     let Path(number) = number
         .map_err(|e| ApiError::bad_request(format!("the block number: {}", e.body_text())))?;
-    Ok(Json(ledger::block(&state, number)?))
+    Ok(Json(ledger::block(&state, number).await?))
 }
 
 /// Get a committed transaction with its inclusion proof.
@@ -228,7 +228,9 @@ async fn get_transaction(
 ) -> Result<Json<ledger::TransactionView>, ApiError> {
     let Path(tx_id) = tx_id.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let Query(proof) = proof.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    Ok(Json(ledger::transaction(&state, &tx_id, proof.tree_size)?))
+    Ok(Json(
+        ledger::transaction(&state, &tx_id, proof.tree_size).await?,
+    ))
 }
 
 /// The ledger-wide Merkle tree's current head, signed by this node.
@@ -244,7 +246,7 @@ async fn get_checkpoint(
     State(state): State<AppState>,
     _session: Authenticated,
 ) -> Result<Json<ledger::CheckpointView>, ApiError> {
-    Ok(Json(ledger::checkpoint(&state)?))
+    Ok(Json(ledger::checkpoint(&state).await?))
 }
 
 /// A consistency proof between two sizes of the ledger-wide tree.
@@ -265,7 +267,9 @@ async fn get_consistency(
     range: Result<Query<ConsistencyQuery>, QueryRejection>,
 ) -> Result<Json<ledger::ConsistencyView>, ApiError> {
     let Query(range) = range.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    Ok(Json(ledger::consistency(&state, range.from, range.to)?))
+    Ok(Json(
+        ledger::consistency(&state, range.from, range.to).await?,
+    ))
 }
 
 /// The ledger routes, relative to `/api/v1`.

@@ -105,11 +105,9 @@ pub async fn list_admins(
     Authenticated(session): Authenticated,
     QueryParams(query): QueryParams<ListParams>,
 ) -> Result<Json<records::RecordPage<Admin>>, ApiError> {
-    Ok(Json(list_records::<Admin>(
-        &state,
-        &session,
-        &query.into(),
-    )?))
+    Ok(Json(
+        list_records::<Admin>(&state, &session, &query.into()).await?,
+    ))
 }
 
 /// Registers an administrator (administrators only): issues their certificate, records their profile
@@ -161,7 +159,7 @@ pub async fn get_admin(
     Authenticated(session): Authenticated,
     PathParams(id): PathParams<i64>,
 ) -> Result<Json<records::RecordVersion<Admin>>, ApiError> {
-    Ok(Json(get_record::<Admin>(&state, &session, id)?))
+    Ok(Json(get_record::<Admin>(&state, &session, id).await?))
 }
 
 /// Lists doctors in id order (administrators and doctors).
@@ -184,11 +182,9 @@ pub async fn list_doctors(
     Authenticated(session): Authenticated,
     QueryParams(query): QueryParams<ListParams>,
 ) -> Result<Json<records::RecordPage<Doctor>>, ApiError> {
-    Ok(Json(list_records::<Doctor>(
-        &state,
-        &session,
-        &query.into(),
-    )?))
+    Ok(Json(
+        list_records::<Doctor>(&state, &session, &query.into()).await?,
+    ))
 }
 
 /// Registers a doctor (administrators only): issues their certificate, records their profile on the
@@ -240,7 +236,7 @@ pub async fn get_doctor(
     Authenticated(session): Authenticated,
     PathParams(id): PathParams<i64>,
 ) -> Result<Json<records::RecordVersion<Doctor>>, ApiError> {
-    Ok(Json(get_record::<Doctor>(&state, &session, id)?))
+    Ok(Json(get_record::<Doctor>(&state, &session, id).await?))
 }
 
 /// `/admins`, `/admins/{id}`, `/doctors`, `/doctors/{id}`.

@@ -152,7 +152,7 @@ macro_rules! collection_handlers {
             Authenticated(session): Authenticated,
             PathParams(id): PathParams<i64>,
         ) -> Result<Json<records::RecordVersion<$model>>, ApiError> {
-            Ok(Json(get_record::<$model>(&state, &session, id)?))
+            Ok(Json(get_record::<$model>(&state, &session, id).await?))
         }
 
         #[utoipa::path(
@@ -172,7 +172,7 @@ macro_rules! collection_handlers {
             Authenticated(session): Authenticated,
             QueryParams(list): QueryParams<ListParams>,
         ) -> Result<Json<records::RecordPage<$model>>, ApiError> {
-            Ok(Json(list_records::<$model>(&state, &session, &list.into())?))
+            Ok(Json(list_records::<$model>(&state, &session, &list.into()).await?))
         }
     };
 }
@@ -239,7 +239,7 @@ macro_rules! version_handlers {
             PathParams(id): PathParams<i64>,
             QueryParams(history): QueryParams<HistoryParams>,
         ) -> Result<Json<records::RecordPage<$model>>, ApiError> {
-            Ok(Json(record_history::<$model>(&state, &session, id, &history.into())?))
+            Ok(Json(record_history::<$model>(&state, &session, id, &history.into()).await?))
         }
     };
 }
@@ -266,7 +266,7 @@ macro_rules! patient_records_handler {
             PathParams(id): PathParams<i64>,
             QueryParams(list): QueryParams<ListParams>,
         ) -> Result<Json<records::RecordPage<$model>>, ApiError> {
-            Ok(Json(patient_records::<$model>(&state, &session, id, &list.into())?))
+            Ok(Json(patient_records::<$model>(&state, &session, id, &list.into()).await?))
         }
     };
 }

@@ -61,6 +61,9 @@ pub enum NodeError {
     NotAnOrderer,
     #[error("the node has stopped committing: {0}")]
     Stopped(String),
+    /// A job on the blocking pool panicked or was cancelled (a bug; the node goes on).
+    #[error("a blocking job failed: {0}")]
+    Job(String),
 }
 
 /// Why a request did not become a committed transaction.
@@ -104,9 +107,16 @@ pub struct NodeOptions {
     pub batch: Option<BatchConfig>,
 }
 
+/// Most blocking jobs (endorsements, queries, block and proof reads) a node runs at once on tokio's
+/// blocking pool. More wait, without holding an async worker, for one to finish: a burst of requests
+/// queues instead of spawning a thread each, and the async workers stay free to accept and answer.
+pub const BLOCKING_JOBS_MAX: usize = 16;
+
 /// A running node.
 pub struct Node {
     peer: Arc<Peer>,
+    /// Permits for [`BLOCKING_JOBS_MAX`] jobs on the blocking pool at once.
+    blocking: Arc<tokio::sync::Semaphore>,
     orderer: Option<OrdererHandle>,
     committer: Option<JoinHandle<Result<(), PeerError>>>,
     /// Why the node stopped committing, once it has.
@@ -188,6 +198,7 @@ impl Node {
             .map_err(|e| NodeError::Io { path: data.root().to_path_buf(), detail: format!("cannot start a thread: {e}") })?;
         Ok(Node {
             peer,
+            blocking: Arc::new(tokio::sync::Semaphore::new(BLOCKING_JOBS_MAX)),
             orderer: Some(orderer),
             committer: Some(committer),
             failure,
@@ -288,6 +299,28 @@ impl Node {
         .await
     }
 
+    /// Runs `job` with the peer on tokio's blocking pool, at most [`BLOCKING_JOBS_MAX`] at once (others
+    /// wait for a permit without holding an async worker). For anything that reads the store, runs the
+    /// contract or signs: endorsements, queries, block and proof reads.
+    pub async fn with_peer<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Peer) -> T + Send + 'static,
+    ) -> Result<T, NodeError> {
+        let _permit = Arc::clone(&self.blocking)
+            .acquire_owned()
+            .await
+            .map_err(|e| NodeError::Job(e.to_string()))?;
+        let peer = Arc::clone(&self.peer);
+        tokio::task::spawn_blocking(move || job(&peer))
+            .await
+            .map_err(|e| NodeError::Job(e.to_string()))
+    }
+
+    /// Jobs that could start on the blocking pool now ([`BLOCKING_JOBS_MAX`] less those running).
+    pub fn blocking_jobs_available(&self) -> usize {
+        self.blocking.available_permits()
+    }
+
     /// [`Node::invoke`] for a named contract (the channel's, or the configuration).
     pub async fn invoke_contract(
         &self,
@@ -297,7 +330,15 @@ impl Node {
         args: Vec<Vec<u8>>,
     ) -> Result<Committed, InvokeError> {
         let (tx_id, signed) = identity.propose(&self.channel, contract, function, args, now_ms());
-        let endorsed = self.peer.endorse(&signed)?;
+        // The endorsement (the contract's run over the store, the peer's signature) runs on the
+        // blocking pool.
+        let (signed, endorsed) = self
+            .with_peer(move |peer| {
+                let endorsed = peer.endorse(&signed);
+                (signed, endorsed)
+            })
+            .await?;
+        let endorsed = endorsed?;
         if endorsed.response.status != ResponseStatus::Ok {
             return Err(InvokeError::Refused(endorsed.response.payload));
         }
@@ -319,15 +360,16 @@ impl Node {
         Ok(Committed { status, payload })
     }
 
-    /// Runs a read-only request as `identity`; nothing is ordered or written.
-    pub fn query(
+    /// Runs a read-only request as `identity` on the blocking pool; nothing is ordered or written.
+    pub async fn query(
         &self,
         identity: &Identity,
         function: &str,
         args: Vec<Vec<u8>>,
     ) -> Result<Response, InvokeError> {
         let (_, signed) = identity.propose(&self.channel, &self.contract, function, args, now_ms());
-        Ok(self.peer.evaluate(&signed)?.response)
+        let evaluated = self.with_peer(move |peer| peer.evaluate(&signed)).await?;
+        Ok(evaluated?.response)
     }
 
     /// Orders and commits what is pending, then stops the threads.

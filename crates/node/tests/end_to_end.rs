@@ -37,9 +37,10 @@ async fn write(node: &Node, who: &Identity, call: EhrCall) -> (RecordHeader, u64
     )
 }
 
-fn read<T: borsh::BorshDeserialize>(node: &Node, who: &Identity, call: EhrCall) -> T {
+async fn read<T: borsh::BorshDeserialize>(node: &Node, who: &Identity, call: EhrCall) -> T {
     let response = node
         .query(who, call.function(), vec![call.encode()])
+        .await
         .expect("evaluated");
     assert!(
         medledger_node::is_ok(&response),
@@ -162,7 +163,8 @@ async fn a_clinic_day_survives_a_restart_and_verifies() {
             id: 100,
             after: None,
         },
-    );
+    )
+    .await;
     assert_eq!(history.items.len(), 2);
     assert_eq!(history.items[0].record.header.version_number, 1);
     assert_eq!(
@@ -178,7 +180,8 @@ async fn a_clinic_day_survives_a_restart_and_verifies() {
             kind: RecordKind::Note,
             id: 100,
         },
-    );
+    )
+    .await;
     let note: medledger_contract::ehr::Note = current.decode_body().expect("note body");
     assert_eq!(note.note_text, "Cefalea de cinco días, no tres.");
 
@@ -191,7 +194,8 @@ async fn a_clinic_day_survives_a_restart_and_verifies() {
             after: None,
             limit: 10,
         },
-    );
+    )
+    .await;
     assert_eq!(
         notes.items.iter().map(|r| r.header.id).collect::<Vec<_>>(),
         vec![100, 101]
@@ -205,7 +209,8 @@ async fn a_clinic_day_survives_a_restart_and_verifies() {
             after: None,
             limit: 10,
         },
-    );
+    )
+    .await;
     assert_eq!(drugs.items.len(), 1);
     let by_email: Record = read(
         &node,
@@ -214,7 +219,8 @@ async fn a_clinic_day_survives_a_restart_and_verifies() {
             kind: RecordKind::Doctor,
             email: "ana@hospital.cu".into(),
         },
-    );
+    )
+    .await;
     assert_eq!(by_email.header.id, 10);
 
     // Writing continues where the chain left off.
@@ -270,7 +276,8 @@ async fn concurrent_writers_all_commit_in_shared_blocks() {
             after: None,
             limit: 500,
         },
-    );
+    )
+    .await;
     assert_eq!(page.items.len(), 200);
 }
 
@@ -467,4 +474,62 @@ async fn a_revoked_doctor_can_no_longer_write_even_after_a_restart() {
     let store = RedbStore::open(&data.ledger()).expect("open");
     medledger_peer::verify::verify_ledger(&store, &mut |_, _| {})
         .expect("verify replays the configuration change");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocking_jobs_are_bounded_and_the_rest_wait_their_turn() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use medledger_node::BLOCKING_JOBS_MAX;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = DataDir::new(dir.path());
+    let (node, _, _) = new_network(&data).await;
+    let node = Arc::new(node);
+    let running = Arc::new(AtomicUsize::new(0));
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = Arc::new(std::sync::Mutex::new(gate));
+    let job = |node: Arc<Node>| {
+        let (running, gate) = (Arc::clone(&running), Arc::clone(&gate));
+        tokio::spawn(async move {
+            node.with_peer(move |peer| {
+                running.fetch_add(1, Ordering::SeqCst);
+                // Each job holds its slot until the test lets one go.
+                let _ = gate.lock().map(|gate| gate.recv());
+                running.fetch_sub(1, Ordering::SeqCst);
+                peer.height()
+            })
+            .await
+        })
+    };
+    let jobs: Vec<_> = (0..BLOCKING_JOBS_MAX + 1)
+        .map(|_| job(Arc::clone(&node)))
+        .collect();
+    // The jobs hand the gate to each other: one waits on it, the rest on its lock. Wait until every
+    // permit is taken.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while node.blocking_jobs_available() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the jobs never took their permits"
+        );
+        tokio::task::yield_now().await;
+    }
+    while running.load(Ordering::SeqCst) < BLOCKING_JOBS_MAX {
+        assert!(Instant::now() < deadline, "the jobs never started");
+        tokio::task::yield_now().await;
+    }
+    // Every permit is held and the last job waits for one: exactly the bound runs.
+    assert_eq!(node.blocking_jobs_available(), 0);
+    assert_eq!(running.load(Ordering::SeqCst), BLOCKING_JOBS_MAX);
+    for _ in 0..=BLOCKING_JOBS_MAX {
+        release.send(()).expect("a job is waiting");
+    }
+    for job in jobs {
+        let height = job.await.expect("joined").expect("the job ran");
+        assert!(height >= 1);
+    }
+    assert_eq!(node.blocking_jobs_available(), BLOCKING_JOBS_MAX);
 }

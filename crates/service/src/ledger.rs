@@ -16,7 +16,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use medledger_peer::{PeerError, ProofRequestError};
+use medledger_peer::{Peer, PeerError, ProofRequestError};
 use medledger_types::{Block, Checkpoint, Envelope, Hash, Proposal, TxId, codec, limits};
 use serde::{Deserialize, Serialize};
 
@@ -236,11 +236,10 @@ fn block_view(block: Block) -> BlockView {
 
 /// Block `number` (what `GET /ledger/blocks/{number}` answers; shared with the web explorer). Outcomes:
 /// the block; 404 if there is none.
-pub fn block(state: &AppState, number: u64) -> Result<BlockView, ServiceError> {
+pub async fn block(state: &AppState, number: u64) -> Result<BlockView, ServiceError> {
     let block = state
-        .node()
-        .peer()
-        .block(number)
+        .with_peer(move |peer| peer.block(number))
+        .await?
         .map_err(internal)?
         .ok_or_else(|| ServiceError::NotFound(format!("no block {number}")))?;
     Ok(block_view(block))
@@ -249,8 +248,19 @@ pub fn block(state: &AppState, number: u64) -> Result<BlockView, ServiceError> {
 /// A committed transaction with its inclusion proof in the tree of `tree_size` leaves (default: the
 /// current size): what `GET /ledger/transactions/{tx_id}` answers, shared with the web explorer.
 /// Outcomes: the view; 400 for a malformed id or a bad tree size; 404 if not committed.
-pub fn transaction(
+pub async fn transaction(
     state: &AppState,
+    tx_id: &str,
+    tree_size: Option<u64>,
+) -> Result<TransactionView, ServiceError> {
+    let tx_id = tx_id.to_owned();
+    state
+        .with_peer(move |peer| transaction_of(peer, &tx_id, tree_size))
+        .await?
+}
+
+fn transaction_of(
+    peer: &Peer,
     tx_id: &str,
     tree_size: Option<u64>,
 ) -> Result<TransactionView, ServiceError> {
@@ -259,7 +269,6 @@ pub fn transaction(
             "{tx_id:?} is not a transaction id (64 hexadecimal digits)"
         ))
     })?;
-    let peer = state.node().peer();
     let transaction = peer
         .transaction(&tx_id)
         .map_err(internal)?
@@ -303,8 +312,11 @@ pub fn transaction(
 
 /// The node's current signed checkpoint (what `GET /ledger/checkpoint` answers; shared with the web
 /// explorer).
-pub fn checkpoint(state: &AppState) -> Result<CheckpointView, ServiceError> {
-    let signed = state.node().peer().checkpoint().map_err(internal)?;
+pub async fn checkpoint(state: &AppState) -> Result<CheckpointView, ServiceError> {
+    let signed = state
+        .with_peer(|peer| peer.checkpoint())
+        .await?
+        .map_err(internal)?;
     let checkpoint: Checkpoint = codec::decode("checkpoint", &signed.checkpoint, 1024)
         .map_err(|e| ServiceError::Internal(format!("this node's own checkpoint: {e}")))?;
     Ok(CheckpointView {
@@ -323,12 +335,21 @@ pub fn checkpoint(state: &AppState) -> Result<CheckpointView, ServiceError> {
 /// A consistency proof from the tree of `from` leaves to the tree of `to` (default: the current size):
 /// what `GET /ledger/consistency` answers. Outcomes: the proof; 400 for `from` after `to`; 404 for a
 /// size beyond the ledger's.
-pub fn consistency(
+pub async fn consistency(
     state: &AppState,
     from: u64,
     to: Option<u64>,
 ) -> Result<ConsistencyView, ServiceError> {
-    let peer = state.node().peer();
+    state
+        .with_peer(move |peer| consistency_of(peer, from, to))
+        .await?
+}
+
+fn consistency_of(
+    peer: &Peer,
+    from: u64,
+    to: Option<u64>,
+) -> Result<ConsistencyView, ServiceError> {
     let to = match to {
         Some(to) => to,
         None => {

@@ -211,15 +211,22 @@ fn reason_field(error: ServiceError) -> ServiceError {
     }
 }
 
-/// Where a committed transaction is.
-fn location(state: &AppState, tx_id: &TxId) -> Result<(u64, u32), ServiceError> {
-    match state.node().peer().store().tx_location(tx_id) {
-        Ok(Some(location)) => Ok((location.block, location.index)),
-        Ok(None) => Err(ServiceError::Internal(format!(
-            "the record's transaction {tx_id} is not in the transaction index"
-        ))),
-        Err(e) => Err(ServiceError::Internal(format!("transaction index: {e}"))),
-    }
+/// Where the committed transactions `tx_ids` are, in one job on the blocking pool.
+async fn locations(state: &AppState, tx_ids: Vec<TxId>) -> Result<Vec<(u64, u32)>, ServiceError> {
+    state
+        .with_peer(move |peer| {
+            tx_ids
+                .iter()
+                .map(|tx_id| match peer.store().tx_location(tx_id) {
+                    Ok(Some(location)) => Ok((location.block, location.index)),
+                    Ok(None) => Err(ServiceError::Internal(format!(
+                        "the record's transaction {tx_id} is not in the transaction index"
+                    ))),
+                    Err(e) => Err(ServiceError::Internal(format!("transaction index: {e}"))),
+                })
+                .collect()
+        })
+        .await?
 }
 
 // --- JSON ------------------------------------------------------------------------------------------
@@ -252,13 +259,21 @@ fn body_of<M: Served>(record: &Record) -> Result<Option<M>, ServiceError> {
     })
 }
 
-fn stored_version<M: Served>(
+/// Records as they are stored, with where each version is on the ledger.
+async fn stored_versions<M: Served>(
     state: &AppState,
-    record: Record,
-) -> Result<RecordVersion<M>, ServiceError> {
-    let body = body_of::<M>(&record)?;
-    let (block, index) = location(state, &record.header.tx_id)?;
-    Ok(version_of(record.header, body, block, index))
+    records: Vec<Record>,
+) -> Result<Vec<RecordVersion<M>>, ServiceError> {
+    let tx_ids = records.iter().map(|record| record.header.tx_id).collect();
+    let locations = locations(state, tx_ids).await?;
+    records
+        .into_iter()
+        .zip(locations)
+        .map(|(record, (block, index))| {
+            let body = body_of::<M>(&record)?;
+            Ok(version_of(record.header, body, block, index))
+        })
+        .collect()
 }
 
 /// A JSON object's whole numbers written with a fraction or an exponent (`7.0`, `1e3`) as integers: JSON
@@ -454,14 +469,9 @@ fn version_cursor(cursor: Option<&str>) -> Result<Option<Version>, ServiceError>
     }))
 }
 
-fn page_of<M: Served>(state: &AppState, page: Page) -> Result<RecordPage<M>, ServiceError> {
-    let items = page
-        .items
-        .into_iter()
-        .map(|record| stored_version::<M>(state, record))
-        .collect::<Result<Vec<_>, _>>()?;
+async fn page_of<M: Served>(state: &AppState, page: Page) -> Result<RecordPage<M>, ServiceError> {
     Ok(RecordPage {
-        items,
+        items: stored_versions(state, page.items).await?,
         next_cursor: page.next_cursor.map(|id| id.to_string()),
     })
 }
@@ -483,17 +493,22 @@ pub async fn create_record<M: Served>(
 }
 
 /// The current version of a record.
-pub fn get_record<M: Served>(
+pub async fn get_record<M: Served>(
     state: &AppState,
     session: &Session,
     id: i64,
 ) -> Result<RecordVersion<M>, ServiceError> {
-    let record: Record = state.query(session, &EhrCall::Get { kind: M::KIND, id })?;
-    stored_version(state, record)
+    let record: Record = state
+        .query(session, &EhrCall::Get { kind: M::KIND, id })
+        .await?;
+    let mut versions = stored_versions(state, vec![record]).await?;
+    versions
+        .pop()
+        .ok_or_else(|| ServiceError::Internal("a record without its version".into()))
 }
 
 /// A page of records of one kind, in id order.
-pub fn list_records<M: Served>(
+pub async fn list_records<M: Served>(
     state: &AppState,
     session: &Session,
     list: &ListQuery,
@@ -503,12 +518,12 @@ pub fn list_records<M: Served>(
         after: id_cursor(list.cursor.as_deref())?,
         limit: limit_of(list.limit)?,
     };
-    let page: Page = state.query(session, &call)?;
-    page_of(state, page)
+    let page: Page = state.query(session, &call).await?;
+    page_of(state, page).await
 }
 
 /// A page of one patient's notes or drug exposures (`M`), in id order.
-pub fn patient_records<M: Served>(
+pub async fn patient_records<M: Served>(
     state: &AppState,
     session: &Session,
     patient_id: i64,
@@ -520,8 +535,8 @@ pub fn patient_records<M: Served>(
         after: id_cursor(list.cursor.as_deref())?,
         limit: limit_of(list.limit)?,
     };
-    let page: Page = state.query(session, &call)?;
-    page_of(state, page)
+    let page: Page = state.query(session, &call).await?;
+    page_of(state, page).await
 }
 
 /// Writes a new version of a record: `changes` merged over the current version.
@@ -537,7 +552,9 @@ pub async fn amend_record<M: Served>(
 ) -> Result<RecordVersion<M>, ServiceError> {
     let mut retries = 0;
     loop {
-        let current: Record = state.query(session, &EhrCall::Get { kind: M::KIND, id })?;
+        let current: Record = state
+            .query(session, &EhrCall::Get { kind: M::KIND, id })
+            .await?;
         let Some(current) = body_of::<M>(&current)? else {
             // Whoever may not read a record in full may not amend it either.
             return Err(ServiceError::Forbidden(format!(
@@ -673,7 +690,7 @@ fn state_conflict(error: ServiceError, of_state: impl Fn(&FieldProblem) -> bool)
 }
 
 /// Every version of a record, oldest first, a page at a time.
-pub fn record_history<M: Served>(
+pub async fn record_history<M: Served>(
     state: &AppState,
     session: &Session,
     id: i64,
@@ -684,7 +701,7 @@ pub fn record_history<M: Served>(
         id,
         after: version_cursor(history.cursor.as_deref())?,
     };
-    let page: HistoryPage = state.query(session, &call)?;
+    let page: HistoryPage = state.query(session, &call).await?;
     let items = page
         .items
         .into_iter()

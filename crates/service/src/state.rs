@@ -109,6 +109,19 @@ impl AppState {
         &self.inner.node
     }
 
+    /// Runs `job` with the peer on the node's bounded blocking pool ([`Node::with_peer`]): for store
+    /// reads (blocks, proofs, the transaction index) that must not hold an async worker.
+    pub async fn with_peer<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&medledger_peer::Peer) -> T + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        self.inner
+            .node
+            .with_peer(job)
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
     /// Whether `email` is the first administrator still using the generated password.
     pub fn must_change_password(&self, email: &str) -> bool {
         let Some(file) = &self.inner.config.initial_password_file else {
@@ -187,16 +200,18 @@ impl AppState {
     }
 
     /// Runs a read-only `call` as the logged-in person and decodes its answer (`Record`, `Page`,
-    /// `HistoryPage`, ...). A refusal maps as [`From<InvokeError>`](ServiceError).
-    pub fn query<T: BorshDeserialize>(
+    /// `HistoryPage`, ...), on the node's blocking pool. A refusal maps as
+    /// [`From<InvokeError>`](ServiceError).
+    pub async fn query<T: BorshDeserialize>(
         &self,
         session: &Session,
         call: &EhrCall,
     ) -> Result<T, ServiceError> {
-        let response =
-            self.inner
-                .node
-                .query(&session.identity, call.function(), vec![call.encode()])?;
+        let response = self
+            .inner
+            .node
+            .query(&session.identity, call.function(), vec![call.encode()])
+            .await?;
         if !medledger_node::is_ok(&response) {
             return Err(InvokeError::Refused(response.payload).into());
         }

@@ -99,9 +99,9 @@ pub async fn home(
     query: Result<Query<HomeQuery>, QueryRejection>,
 ) -> Response {
     let page = &user.page;
-    let result = (|| {
+    let result = async {
         let Query(query) = query.map_err(|e| ServiceError::BadRequest(e.body_text()))?;
-        let checkpoint = ledger::checkpoint(&state)?;
+        let checkpoint = ledger::checkpoint(&state).await?;
         let last = checkpoint.block_number;
         // Blocks `first..=top`, newest first.
         let top = match query.before {
@@ -113,7 +113,7 @@ pub async fn home(
         if let Some(top) = top {
             let first = top.saturating_sub(BLOCKS_PER_PAGE - 1);
             for number in (first..=top).rev() {
-                let block = ledger::block(&state, number)?;
+                let block = ledger::block(&state, number).await?;
                 blocks.push(BlockRow {
                     number,
                     when: i18n::format_timestamp_ms(page.lang, block.header.timestamp_ms),
@@ -133,7 +133,8 @@ pub async fn home(
             older_link,
             newest_link: query.before.is_some(),
         })
-    })();
+    }
+    .await;
     match result {
         Ok(home) => render(&home),
         Err(e) => PageError::new(page, e).into_response(),
@@ -174,7 +175,7 @@ pub async fn block(
         return PageError::new(page, ServiceError::NotFound("no such block".into()))
             .into_response();
     };
-    let block = match ledger::block(&state, number) {
+    let block = match ledger::block(&state, number).await {
         Ok(block) => block,
         Err(e) => return PageError::new(page, e).into_response(),
     };
@@ -189,7 +190,9 @@ pub async fn block(
             valid: is_valid(&tx.validation_code),
         })
         .collect();
-    let has_next = ledger::checkpoint(&state).is_ok_and(|c| c.block_number > number);
+    let has_next = ledger::checkpoint(&state)
+        .await
+        .is_ok_and(|c| c.block_number > number);
     render(&BlockPage {
         page,
         title: page.tf("explorer.block", &[("number", &number.to_string())]),
@@ -242,12 +245,13 @@ pub async fn transaction(
         return PageError::new(page, ServiceError::NotFound("no such transaction".into()))
             .into_response();
     };
-    let result = (|| {
+    let result = async {
         // The checkpoint first, then the proof in exactly its tree (see the module doc).
-        let checkpoint = ledger::checkpoint(&state)?;
-        let tx = ledger::transaction(&state, &tx_id, Some(checkpoint.tree_size))?;
+        let checkpoint = ledger::checkpoint(&state).await?;
+        let tx = ledger::transaction(&state, &tx_id, Some(checkpoint.tree_size)).await?;
         Ok::<_, ServiceError>((checkpoint, tx))
-    })();
+    }
+    .await;
     let (checkpoint, tx) = match result {
         Ok(found) => found,
         Err(e) => return PageError::new(page, e).into_response(),

@@ -276,7 +276,7 @@ fn matches(row: &PersonRow, needle: &str) -> bool {
 
 /// A page of rows and the cursor after it; with `needle`, a bounded scan. The third value is whether the
 /// scan stopped at [`SEARCH_SCAN_RECORDS_MAX`].
-fn collect_rows<M: Served>(
+async fn collect_rows<M: Served>(
     state: &AppState,
     user: &WebUser,
     kind: PeopleKind,
@@ -291,7 +291,8 @@ fn collect_rows<M: Served>(
                 limit: Some(LIST_ROWS),
                 cursor,
             },
-        )?;
+        )
+        .await?;
         let rows = page.items.iter().map(|v| row_of(kind, v)).collect();
         return Ok((rows, page.next_cursor, false));
     };
@@ -307,7 +308,8 @@ fn collect_rows<M: Served>(
                 limit: Some(batch),
                 cursor: cursor.clone(),
             },
-        )?;
+        )
+        .await?;
         for version in &page.items {
             scanned += 1;
             let row = row_of(kind, version);
@@ -357,7 +359,7 @@ async fn list<M: Served>(
     let needle = (!q.is_empty()).then(|| fold(&q));
     let later_page = query.cursor.is_some();
     let (rows, next, stopped) =
-        match collect_rows::<M>(&state, &user, kind, needle.as_deref(), query.cursor) {
+        match collect_rows::<M>(&state, &user, kind, needle.as_deref(), query.cursor).await {
             Ok(found) => found,
             Err(e) => return PageError::new(page, e).into_response(),
         };
@@ -440,7 +442,7 @@ async fn detail<M: Served>(
         return PageError::new(page, ServiceError::NotFound("no such person".into()))
             .into_response();
     };
-    let version = match get_record::<M>(&state, &user.session, id) {
+    let version = match get_record::<M>(&state, &user.session, id).await {
         Ok(version) => version,
         Err(e) => return PageError::new(page, e).into_response(),
     };

@@ -48,7 +48,7 @@ pub struct ChartRow {
 }
 
 /// The patient's notes or drug exposures, at most [`CHART_RECORDS_MAX`]; `true` if there are more.
-fn all_of<M: Clinical>(
+async fn all_of<M: Clinical>(
     state: &AppState,
     user: &WebUser,
     patient_id: i64,
@@ -61,7 +61,7 @@ fn all_of<M: Clinical>(
             limit: Some(limit as u32),
             cursor,
         };
-        let page = patient_records::<M>(state, &user.session, patient_id, &list)?;
+        let page = patient_records::<M>(state, &user.session, patient_id, &list).await?;
         items.extend(page.items);
         cursor = page.next_cursor;
         if cursor.is_none() {
@@ -185,17 +185,21 @@ pub async fn chart(
     let page = &user.page;
     let fail = |e| PageError::new(page, e);
     let id = id_of(page, &id)?;
-    let patient = get_record::<Patient>(&state, &user.session, id).map_err(fail)?;
+    let patient = get_record::<Patient>(&state, &user.session, id)
+        .await
+        .map_err(fail)?;
     let record = record_json(&patient).map_err(fail)?;
 
-    let (notes, more_notes) = all_of::<Note>(&state, &user, id).map_err(fail)?;
+    let (notes, more_notes) = all_of::<Note>(&state, &user, id).await.map_err(fail)?;
     let mut notes = notes
         .iter()
         .map(|v| note_row(page, v))
         .collect::<Result<Vec<_>, _>>()
         .map_err(fail)?;
     notes.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
-    let (drugs, more_drugs) = all_of::<DrugExposure>(&state, &user, id).map_err(fail)?;
+    let (drugs, more_drugs) = all_of::<DrugExposure>(&state, &user, id)
+        .await
+        .map_err(fail)?;
     let mut drug_exposures = drugs
         .iter()
         .map(|v| drug_exposure_row(page, v))
@@ -263,11 +267,16 @@ impl AddFromChart for DrugExposure {
 }
 
 /// The patient a form adds to (it must exist and be readable) and their name.
-fn patient_of(state: &AppState, user: &WebUser, id: &str) -> Result<(i64, String), PageError> {
+async fn patient_of(
+    state: &AppState,
+    user: &WebUser,
+    id: &str,
+) -> Result<(i64, String), PageError> {
     let page = &user.page;
     let id = id_of(page, id)?;
-    let patient =
-        get_record::<Patient>(state, &user.session, id).map_err(|e| PageError::new(page, e))?;
+    let patient = get_record::<Patient>(state, &user.session, id)
+        .await
+        .map_err(|e| PageError::new(page, e))?;
     let record = record_json(&patient).map_err(|e| PageError::new(page, e))?;
     Ok((id, patient_title(page.lang, id, &record)))
 }
@@ -311,7 +320,7 @@ async fn add_form<M: AddFromChart>(
     id: String,
 ) -> Result<Response, PageError> {
     doctor_only(&user)?;
-    let (patient_id, name) = patient_of(&state, &user, &id)?;
+    let (patient_id, name) = patient_of(&state, &user, &id).await?;
     let mut values = defaults(M::KIND);
     if let Some(today) = today(&state) {
         values.push((M::DATE_FIELD.to_owned(), today.to_string()));
@@ -327,7 +336,7 @@ async fn add_submit<M: AddFromChart>(
 ) -> Result<Response, PageError> {
     doctor_only(&user)?;
     check_csrf(&user, &pairs)?;
-    let (patient_id, name) = patient_of(&state, &user, &id)?;
+    let (patient_id, name) = patient_of(&state, &user, &id).await?;
     let mut values = form_values(&pairs);
     values.retain(|(n, _)| n != "person_id");
     values.push(("person_id".to_owned(), patient_id.to_string()));

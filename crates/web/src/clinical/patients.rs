@@ -98,12 +98,12 @@ struct Found {
 }
 
 /// The search: an id first if the query is all digits, else a bounded scan.
-fn search(state: &AppState, user: &WebUser, query: &str) -> Result<Found, ServiceError> {
+async fn search(state: &AppState, user: &WebUser, query: &str) -> Result<Found, ServiceError> {
     let page = &user.page;
     if query.bytes().all(|b| b.is_ascii_digit())
         && let Ok(id) = query.parse::<i64>()
     {
-        match get_record::<Patient>(state, &user.session, id) {
+        match get_record::<Patient>(state, &user.session, id).await {
             Ok(version) => {
                 return Ok(Found {
                     rows: vec![PatientRow::of(page, &version)?],
@@ -124,19 +124,26 @@ fn search(state: &AppState, user: &WebUser, query: &str) -> Result<Found, Servic
         query,
         SEARCH_SCAN_RECORDS_MAX,
         SEARCH_RESULTS_MAX,
-        |list| list_records::<Patient>(state, &user.session, list),
+        |list| {
+            let (state, session) = (state.clone(), user.session.clone());
+            async move { list_records::<Patient>(&state, &session, &list).await }
+        },
     )
+    .await
 }
 
 /// The bounded scan of a search: reads pages through `fetch` until the end, `scan_max` patients, or
 /// `results_max` matches, and says which limit stopped it.
-fn scan(
+async fn scan<F>(
     page: &Page,
     query: &str,
     scan_max: usize,
     results_max: usize,
-    mut fetch: impl FnMut(&ListQuery) -> Result<RecordPage<Patient>, ServiceError>,
-) -> Result<Found, ServiceError> {
+    mut fetch: impl FnMut(ListQuery) -> F,
+) -> Result<Found, ServiceError>
+where
+    F: Future<Output = Result<RecordPage<Patient>, ServiceError>>,
+{
     let folded = fold(query);
     let mut found = Found {
         rows: Vec::new(),
@@ -150,7 +157,7 @@ fn scan(
             limit: Some(remaining.min(limits::PAGE_LIMIT_MAX) as u32),
             cursor,
         };
-        let batch = fetch(&list)?;
+        let batch = fetch(list).await?;
         scanned += batch.items.len();
         for version in &batch.items {
             let record = record_json(version)?;
@@ -198,7 +205,9 @@ pub async fn list(
             limit: Some(params.limit.unwrap_or(LIST_PAGE_RECORDS)),
             cursor: params.cursor.clone(),
         };
-        let batch = list_records::<Patient>(&state, &user.session, &list).map_err(fail)?;
+        let batch = list_records::<Patient>(&state, &user.session, &list)
+            .await
+            .map_err(fail)?;
         let rows = batch
             .items
             .iter()
@@ -220,7 +229,7 @@ pub async fn list(
             year_label,
         }
     } else {
-        let found = search(&state, &user, &query).map_err(fail)?;
+        let found = search(&state, &user, &query).await.map_err(fail)?;
         PatientsPage {
             page,
             results_heading: Some(page.tf("clinical.search_results", &[("q", &query)])),
@@ -300,9 +309,12 @@ mod tests {
     use medledger_service::people::RecordMeta;
 
     /// `count` patients with ids 1.., every third one named Núñez, served `limit` at a time.
-    fn ledger(count: i64) -> impl FnMut(&ListQuery) -> Result<RecordPage<Patient>, ServiceError> {
+    fn ledger(
+        count: i64,
+    ) -> impl FnMut(ListQuery) -> std::future::Ready<Result<RecordPage<Patient>, ServiceError>>
+    {
         let mut reads = 0;
-        move |list| {
+        move |list: ListQuery| {
             reads += 1;
             assert!(reads <= 100, "the scan must stop");
             let after: i64 = list.cursor.as_deref().map_or(0, |c| c.parse().unwrap_or(0));
@@ -334,7 +346,7 @@ mod tests {
                 .last()
                 .filter(|v| v.id < count)
                 .map(|v| v.id.to_string());
-            Ok(RecordPage { items, next_cursor })
+            std::future::ready(Ok(RecordPage { items, next_cursor }))
         }
     }
 
@@ -347,18 +359,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_scan_reads_to_the_end_when_it_can() {
-        let found =
-            scan(&page(), "NUNEZ", 5_000, 100, ledger(30)).unwrap_or_else(|e| panic!("{e}"));
+    #[tokio::test]
+    async fn the_scan_reads_to_the_end_when_it_can() {
+        let found = scan(&page(), "NUNEZ", 5_000, 100, ledger(30))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let ids: Vec<i64> = found.rows.iter().map(|r| r.id).collect();
         assert_eq!(ids, (1..=10).map(|i| i * 3).collect::<Vec<_>>());
         assert!(found.notices.is_empty());
     }
 
-    #[test]
-    fn the_scan_says_when_it_stopped_early() {
-        let found = scan(&page(), "núñez", 12, 100, ledger(30)).unwrap_or_else(|e| panic!("{e}"));
+    #[tokio::test]
+    async fn the_scan_says_when_it_stopped_early() {
+        let found = scan(&page(), "núñez", 12, 100, ledger(30))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(found.rows.len(), 4, "patients 3, 6, 9, 12");
         assert_eq!(found.notices.len(), 1);
         assert!(
@@ -367,7 +382,9 @@ mod tests {
             found.notices
         );
 
-        let found = scan(&page(), "nunez", 5_000, 2, ledger(30)).unwrap_or_else(|e| panic!("{e}"));
+        let found = scan(&page(), "nunez", 5_000, 2, ledger(30))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(found.rows.len(), 2);
         assert!(
             found.notices[0].contains("first 2 matches"),
@@ -376,9 +393,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_scan_of_exactly_the_limit_is_complete() {
-        let found = scan(&page(), "perez", 30, 100, ledger(30)).unwrap_or_else(|e| panic!("{e}"));
+    #[tokio::test]
+    async fn a_scan_of_exactly_the_limit_is_complete() {
+        let found = scan(&page(), "perez", 30, 100, ledger(30))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(found.rows.len(), 20);
         assert!(found.notices.is_empty(), "{:?}", found.notices);
     }

@@ -77,7 +77,9 @@ pub async fn record<M: Clinical>(
     let page = &user.page;
     let fail = |e| PageError::new(page, e);
     let id = id_of(page, &id)?;
-    let version = get_record::<M>(&state, &user.session, id).map_err(fail)?;
+    let version = get_record::<M>(&state, &user.session, id)
+        .await
+        .map_err(fail)?;
     let record = record_json(&version).map_err(fail)?;
     Ok(render(&RecordPage {
         page,
@@ -148,14 +150,16 @@ fn amend_page<M: Clinical>(
 }
 
 /// The current version of the record to amend, as JSON.
-fn current<M: Clinical>(
+async fn current<M: Clinical>(
     state: &AppState,
     user: &WebUser,
     id: &str,
 ) -> Result<(RecordVersion<M>, Map<String, Value>), PageError> {
     let page = &user.page;
     let id = id_of(page, id)?;
-    let version = get_record::<M>(state, &user.session, id).map_err(|e| PageError::new(page, e))?;
+    let version = get_record::<M>(state, &user.session, id)
+        .await
+        .map_err(|e| PageError::new(page, e))?;
     let record = record_json(&version).map_err(|e| PageError::new(page, e))?;
     Ok((version, record))
 }
@@ -167,7 +171,7 @@ pub async fn amend_form<M: Clinical>(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     doctor_only(&user)?;
-    let (version, record) = current::<M>(&state, &user, &id)?;
+    let (version, record) = current::<M>(&state, &user, &id).await?;
     let values = json_to_form(&Value::Object(record.clone()));
     Ok(amend_page(
         &user.page,
@@ -188,7 +192,7 @@ pub async fn amend_submit<M: Clinical>(
     doctor_only(&user)?;
     check_csrf(&user, &pairs)?;
     let page = &user.page;
-    let (version, record) = current::<M>(&state, &user, &id)?;
+    let (version, record) = current::<M>(&state, &user, &id).await?;
     // The id and the patient are not on the form: they come from the current version.
     let fixed = fixed_fields(M::KIND, M::ID_FIELD);
     let mut values = form_values(&pairs);
@@ -256,7 +260,7 @@ struct HistoryPage<'a> {
 }
 
 /// Every version, oldest first, at most [`HISTORY_VERSIONS_MAX`]; `true` if there are more.
-fn versions<M: Clinical>(
+async fn versions<M: Clinical>(
     state: &AppState,
     user: &WebUser,
     id: i64,
@@ -264,7 +268,7 @@ fn versions<M: Clinical>(
     let mut items = Vec::new();
     let mut cursor = None;
     loop {
-        let page = record_history::<M>(state, &user.session, id, &HistoryQuery { cursor })?;
+        let page = record_history::<M>(state, &user.session, id, &HistoryQuery { cursor }).await?;
         items.extend(page.items);
         cursor = page.next_cursor;
         if cursor.is_none() {
@@ -287,7 +291,7 @@ pub async fn history<M: Clinical>(
     let page = &user.page;
     let fail = |e| PageError::new(page, e);
     let id = id_of(page, &id)?;
-    let (all, more) = versions::<M>(&state, &user, id).map_err(fail)?;
+    let (all, more) = versions::<M>(&state, &user, id).await.map_err(fail)?;
     let mut entries = Vec::with_capacity(all.len());
     let mut previous: Option<Map<String, Value>> = None;
     let mut latest = Map::new();
