@@ -186,31 +186,7 @@ async fn register(
 ) -> Result<(Written, NewRecord), ServiceError> {
     session.require(&[Role::Admin])?;
     check_new_password("password", &password)?;
-    let email_key = normalize_email(email);
-    if email_key.is_empty() {
-        return Err(ServiceError::field(
-            "email",
-            "required",
-            "an email is required",
-        ));
-    }
-    if email.len() > medledger_wallet::EMAIL_BYTES_MAX {
-        return Err(ServiceError::field(
-            "email",
-            "too_long",
-            "the email is too long",
-        ));
-    }
-    let wallet = &state.inner.wallet;
-    if wallet
-        .person(&email_key)
-        .map_err(|e| ServiceError::Internal(e.to_string()))?
-        .is_some()
-    {
-        return Err(ServiceError::Conflict(format!(
-            "a person with email {email_key} is already registered"
-        )));
-    }
+    let email_key = new_email(state, email)?;
     let identity = medledger_node::init::issue_identity(
         &state.inner.ca,
         &email_key,
@@ -226,37 +202,75 @@ async fn register(
     })?;
     let new_record = record(identity.certificate.clone());
     let record_id = new_record.id();
-    let sealed = {
-        let params = state.inner.config.password;
-        let now_ms = state.now_ms();
-        let email_key = email_key.clone();
-        let key = identity.key.clone();
-        let certificate = identity.certificate.clone();
-        tokio::task::spawn_blocking(move || {
-            let identity = Identity { key, certificate };
-            Wallet::seal(
-                &email_key, role, record_id, &password, &identity, params, now_ms,
-            )
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("sealing task: {e}")))?
-        .map_err(|e| ServiceError::Internal(e.to_string()))?
-    };
+    let sealed = seal(state, &email_key, role, record_id, password, identity).await?;
     let written = state
         .invoke(session, &EhrCall::Create(new_record.clone()))
         .await?;
-    match wallet.insert_new(sealed) {
+    match state.inner.wallet.insert_new(sealed) {
         Ok(()) => {}
         Err(WalletError::AlreadyExists(email)) => {
             tracing::warn!(%email, "registered on the ledger, but the email got a wallet entry meanwhile");
-            return Err(ServiceError::Conflict(format!(
-                "a person with email {email} is already registered"
-            )));
+            return Err(already_registered(&email));
         }
         Err(e) => return Err(ServiceError::Internal(e.to_string())),
     }
     tracing::info!(email = %email_key, %role, record_id, registered_by = %session.email, "registered");
     Ok((written, new_record))
+}
+
+fn already_registered(email: &str) -> ServiceError {
+    ServiceError::Conflict(format!("a person with email {email} is already registered"))
+}
+
+/// A registration's email as the wallet keys it (lower case): present, not too long, and nobody's yet.
+fn new_email(state: &AppState, email: &str) -> Result<String, ServiceError> {
+    let email_key = normalize_email(email);
+    if email_key.is_empty() {
+        return Err(ServiceError::field(
+            "email",
+            "required",
+            "an email is required",
+        ));
+    }
+    if email.len() > medledger_wallet::EMAIL_BYTES_MAX {
+        return Err(ServiceError::field(
+            "email",
+            "too_long",
+            "the email is too long",
+        ));
+    }
+    let known = state
+        .inner
+        .wallet
+        .person(&email_key)
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    match known {
+        Some(_) => Err(already_registered(&email_key)),
+        None => Ok(email_key),
+    }
+}
+
+/// The new person's wallet entry: their key sealed under their initial password (Argon2, on the
+/// blocking pool).
+async fn seal(
+    state: &AppState,
+    email_key: &str,
+    role: Role,
+    record_id: i64,
+    password: String,
+    identity: Identity,
+) -> Result<medledger_wallet::Sealed, ServiceError> {
+    let params = state.inner.config.password;
+    let now_ms = state.now_ms();
+    let email_key = email_key.to_owned();
+    tokio::task::spawn_blocking(move || {
+        Wallet::seal(
+            &email_key, role, record_id, &password, &identity, params, now_ms,
+        )
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("sealing task: {e}")))?
+    .map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
 /// Records the first administrator's profile on the ledger, signed by them, and marks their wallet

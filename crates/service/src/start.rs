@@ -77,64 +77,28 @@ pub async fn start(options: UpOptions) -> Result<Started, StartError> {
         service: config,
     } = options;
     if let Some(password) = &admin_password {
-        crate::auth::check_new_password("MEDLEDGER_ADMIN_PASSWORD", password).map_err(|_| {
-            StartError::Config(format!(
-                "the first administrator's password must be {}..={} characters long",
-                crate::auth::PASSWORD_CHARS_MIN,
-                crate::auth::PASSWORD_CHARS_MAX,
-            ))
-        })?;
+        check_given_password(password)?;
     }
     let wallet = Wallet::open(&data.root().join(WALLET_FILE), config.password)?;
-    let now_ms = (config.clock)();
-    let mut first_admin = None;
     let password_file = data.root().join(INITIAL_ADMIN_PASSWORD_FILE);
+    let mut first_admin = None;
     let outcome = medledger_node::init_with(&data, &init, &mut |admin| {
-        let (password, generated) = match &admin_password {
-            Some(password) => (password.clone(), false),
-            None => (generate_password(), true),
-        };
-        if generated {
-            medledger_node::files::write_file(&password_file, password.as_bytes(), true)?;
-        } else if password_file.exists() {
-            // Left by an earlier first run that did not finish; that password opens nothing now.
-            let _ = std::fs::remove_file(&password_file);
-        }
-        let keep = |e: medledger_wallet::WalletError| {
-            medledger_node::NodeError::Identity(format!(
-                "cannot keep the first administrator's key in the wallet: {e}"
-            ))
-        };
-        let sealed = Wallet::seal(
-            &init.admin_email,
-            Role::Admin,
-            FIRST_ADMIN_ID,
-            &password,
-            admin,
-            config.password,
-            now_ms,
-        )
-        .map_err(keep)?;
-        wallet.insert_first_admin(sealed).map_err(keep)?;
+        let password = admin_password.clone().map_or_else(
+            || Password::generated(&password_file),
+            |p| Password::given(p, &password_file),
+        )?;
+        keep_first_admin(&wallet, &init.admin_email, &password.text, admin, &config)?;
         first_admin = Some(FirstAdmin {
             email: medledger_wallet::normalize_email(&init.admin_email),
-            generated_password: generated.then_some(password),
-            password_file: generated.then(|| password_file.clone()),
+            password_file: password.generated.then(|| password_file.clone()),
+            generated_password: password.generated.then_some(password.text),
         });
         Ok(())
     })?;
     let node = Node::start(&data, &node_options)?;
-    let msp_id = node
-        .peer()
-        .channel()
-        .config
-        .orgs
-        .first()
-        .map(|org| org.msp_id.clone())
-        .ok_or_else(|| StartError::Config("the channel has no organization".into()))?;
-    let ca = medledger_node::init::load_ca(&data, &msp_id)?;
+    let ca = organization_ca(&data, &node)?;
     let config = ServiceConfig {
-        initial_password_file: Some(password_file.clone()),
+        initial_password_file: Some(password_file),
         ..config
     };
     let state = AppState::new(Arc::new(node), wallet, ca, config);
@@ -142,8 +106,7 @@ pub async fn start(options: UpOptions) -> Result<Started, StartError> {
         InitOutcome::Created { admin } => {
             let email = first_admin
                 .as_ref()
-                .map(|a| a.email.clone())
-                .unwrap_or_else(|| init.admin_email.clone());
+                .map_or_else(|| init.admin_email.clone(), |a| a.email.clone());
             crate::people::record_first_admin(&state, &admin, &email)
                 .await
                 .map_err(|e| StartError::FirstAdmin(e.to_string()))?;
@@ -158,6 +121,90 @@ pub async fn start(options: UpOptions) -> Result<Started, StartError> {
         }
     }
     Ok(Started { state, first_admin })
+}
+
+/// A first administrator's password given in the environment must be one a person could choose.
+fn check_given_password(password: &str) -> Result<(), StartError> {
+    crate::auth::check_new_password("MEDLEDGER_ADMIN_PASSWORD", password).map_err(|_| {
+        StartError::Config(format!(
+            "the first administrator's password must be {}..={} characters long",
+            crate::auth::PASSWORD_CHARS_MIN,
+            crate::auth::PASSWORD_CHARS_MAX,
+        ))
+    })
+}
+
+/// The first administrator's password, and whether this run generated it.
+struct Password {
+    text: String,
+    generated: bool,
+}
+
+impl Password {
+    /// A generated password, saved owner-only to `file` so that it can be read once.
+    fn generated(file: &std::path::Path) -> Result<Password, medledger_node::NodeError> {
+        let text = generate_password();
+        medledger_node::files::write_file(file, text.as_bytes(), true)?;
+        Ok(Password {
+            text,
+            generated: true,
+        })
+    }
+
+    /// A given password; a saved one left by an earlier first run that did not finish opens nothing
+    /// now, so it goes.
+    fn given(text: String, file: &std::path::Path) -> Result<Password, medledger_node::NodeError> {
+        if file.exists() {
+            let _ = std::fs::remove_file(file);
+        }
+        Ok(Password {
+            text,
+            generated: false,
+        })
+    }
+}
+
+/// Seals the first administrator's key under their password into the wallet, before the genesis block
+/// is written (so that no key is ever on disk in the clear).
+fn keep_first_admin(
+    wallet: &Wallet,
+    email: &str,
+    password: &str,
+    admin: &medledger_node::Identity,
+    config: &ServiceConfig,
+) -> Result<(), medledger_node::NodeError> {
+    let keep = |e: medledger_wallet::WalletError| {
+        medledger_node::NodeError::Identity(format!(
+            "cannot keep the first administrator's key in the wallet: {e}"
+        ))
+    };
+    let sealed = Wallet::seal(
+        email,
+        Role::Admin,
+        FIRST_ADMIN_ID,
+        password,
+        admin,
+        config.password,
+        (config.clock)(),
+    )
+    .map_err(keep)?;
+    wallet.insert_first_admin(sealed).map_err(keep)
+}
+
+/// The organization CA that issues people's certificates: the channel's (first) organization's.
+fn organization_ca(
+    data: &DataDir,
+    node: &Node,
+) -> Result<medledger_crypto::x509::CertificateAuthority, StartError> {
+    let msp_id = node
+        .peer()
+        .channel()
+        .config
+        .orgs
+        .first()
+        .map(|org| org.msp_id.clone())
+        .ok_or_else(|| StartError::Config("the channel has no organization".into()))?;
+    Ok(medledger_node::init::load_ca(data, &msp_id)?)
 }
 
 /// Stops the node once nothing else holds the state: it orders and commits what is pending, then its
