@@ -50,6 +50,24 @@ enum Command {
         #[arg(long)]
         block_tx_count: Option<u32>,
     },
+    /// List the people who can log in to a stopped node: email, role, ledger record id, and whether their
+    /// profile is on the ledger yet. Reads only the wallet (DATA/wallet.redb).
+    People {
+        /// The node's data directory.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+    },
+    /// Change a person's password on a stopped node: their key is re-encrypted under the new password.
+    /// The current password comes from MEDLEDGER_PASSWORD and the new one from MEDLEDGER_NEW_PASSWORD,
+    /// or else each from a line of standard input (current first).
+    Password {
+        /// The node's data directory.
+        #[arg(long, default_value = "data")]
+        data: PathBuf,
+        /// The person's email.
+        #[arg(long)]
+        email: String,
+    },
     /// Check a stopped node's whole ledger offline: hashes, links, Merkle roots, signatures, certificates,
     /// validation codes, and a replay of every transaction that must reproduce the stored state.
     Verify {
@@ -85,6 +103,8 @@ fn main() -> ExitCode {
             admin_password: std::env::var(ADMIN_PASSWORD_VARIABLE).ok(),
         }),
         Command::Verify { data } => verify(data),
+        Command::People { data } => people(data),
+        Command::Password { data, email } => password(data, &email),
     };
     match result {
         Ok(code) => code,
@@ -200,6 +220,107 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + S
             }
         })
     }
+}
+
+/// The wallet of a stopped node's data directory; a running node holds it, so this is refused then.
+fn offline_wallet(data: PathBuf) -> anyhow::Result<medledger_wallet::Wallet> {
+    let path = DataDir::new(data)
+        .root()
+        .join(medledger_wallet::WALLET_FILE);
+    if !path.exists() {
+        anyhow::bail!(
+            "{} does not exist: no one has been registered here (run `medledger up` first)",
+            path.display()
+        );
+    }
+    medledger_wallet::Wallet::open(&path, medledger_wallet::PasswordParams::RECOMMENDED)
+        .with_context(|| {
+            format!(
+                "cannot open {} (is the node still running?)",
+                path.display()
+            )
+        })
+}
+
+fn people(data: PathBuf) -> anyhow::Result<ExitCode> {
+    let wallet = offline_wallet(data)?;
+    let mut people = wallet.people()?;
+    people.sort_by(|a, b| a.email.cmp(&b.email));
+    println!(
+        "{:<40} {:<8} {:>10}  on ledger",
+        "email", "role", "record id"
+    );
+    for person in &people {
+        println!(
+            "{:<40} {:<8} {:>10}  {}",
+            person.email,
+            person.role,
+            person.record_id,
+            if person.on_ledger { "yes" } else { "not yet" }
+        );
+    }
+    eprintln!("{} people", people.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A secret from the environment variable `variable`, else the next line of standard input.
+fn secret(variable: &str, what: &str, stdin: &mut impl std::io::BufRead) -> anyhow::Result<String> {
+    if let Ok(value) = std::env::var(variable) {
+        return Ok(value);
+    }
+    let mut line = String::new();
+    stdin
+        .read_line(&mut line)
+        .with_context(|| format!("reading the {what} from standard input"))?;
+    let line = line.trim_end_matches(['\r', '\n']).to_owned();
+    if line.is_empty() {
+        anyhow::bail!("no {what}: set {variable} or give it on a line of standard input");
+    }
+    Ok(line)
+}
+
+fn password(data: PathBuf, email: &str) -> anyhow::Result<ExitCode> {
+    let saved = data.join(medledger_service::start::INITIAL_ADMIN_PASSWORD_FILE);
+    let wallet = offline_wallet(data)?;
+    let mut stdin = std::io::stdin().lock();
+    let current = secret("MEDLEDGER_PASSWORD", "current password", &mut stdin)?;
+    let new = secret("MEDLEDGER_NEW_PASSWORD", "new password", &mut stdin)?;
+    medledger_service::auth::check_new_password("new password", &new)
+        .map_err(|e| anyhow::anyhow!("the new password: {}", first_problem(&e)))?;
+    let now_ms = medledger_node::now_ms();
+    match wallet.change_password(
+        email,
+        &current,
+        &new,
+        medledger_wallet::PasswordParams::RECOMMENDED,
+        now_ms,
+    ) {
+        Ok(()) => {
+            // A generated first password opens nothing now.
+            let first_admin = wallet.person(email)?.is_some_and(|p| {
+                p.role == medledger_types::Role::Admin
+                    && p.record_id == medledger_service::start::FIRST_ADMIN_ID
+            });
+            if first_admin && saved.exists() {
+                std::fs::remove_file(&saved)
+                    .with_context(|| format!("removing {}", saved.display()))?;
+            }
+            println!("the password of {email} is changed");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(medledger_wallet::WalletError::WrongCredentials) => {
+            eprintln!("error: wrong email or current password");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The message of a service error's first field problem, else the error itself.
+fn first_problem(e: &medledger_service::ServiceError) -> String {
+    e.field_problems()
+        .first()
+        .map_or_else(|| e.to_string(), |p| p.message.clone())
 }
 
 fn verify(data: PathBuf) -> anyhow::Result<ExitCode> {

@@ -228,3 +228,87 @@ fn a_too_short_admin_password_is_refused_before_anything_is_created() {
     assert!(stderr.contains("password"), "{stderr}");
     assert!(!data.join("ledger.redb").exists());
 }
+
+/// `medledger` with `args` and environment `env` on `stdin`: exit code, stdout, stderr.
+fn offline(args: &[&str], data: &Path, env: &[(&str, &str)], stdin: &str) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_medledger"));
+    command
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .env_remove("MEDLEDGER_PASSWORD")
+        .env_remove("MEDLEDGER_NEW_PASSWORD")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("wait");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_stopped_nodes_people_are_listed_and_a_password_changed_offline() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let (code, _, stderr) = offline(&["people"], &data, &[], "");
+    assert_ne!(code, 0);
+    assert!(stderr.contains("does not exist"), "{stderr}");
+
+    let running = start(&data, None);
+    let generated = std::fs::read_to_string(data.join("initial-admin-password")).expect("saved");
+    // The running node holds the wallet: offline commands are refused, naming why.
+    let (code, _, stderr) = offline(&["people"], &data, &[], "");
+    assert_ne!(code, 0);
+    assert!(stderr.contains("still running"), "{stderr}");
+    let (code, stderr) = running.terminate();
+    assert_eq!(code, 0, "{stderr}");
+
+    let (code, stdout, _) = offline(&["people"], &data, &[], "");
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(ADMIN_EMAIL) && stdout.contains("admin"),
+        "{stdout}"
+    );
+
+    let new = "changed-while-stopped-42";
+    let email = ["password", "--email", ADMIN_EMAIL];
+    let (code, _, stderr) = offline(&email, &data, &[], &format!("not the password\n{new}\n"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("wrong email or current password"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = offline(&email, &data, &[], &format!("{generated}\nshort\n"));
+    assert_ne!(code, 0);
+    assert!(stderr.contains("at least 12"), "{stderr}");
+    let env = [
+        ("MEDLEDGER_PASSWORD", generated.as_str()),
+        ("MEDLEDGER_NEW_PASSWORD", new),
+    ];
+    let (code, stdout, stderr) = offline(&email, &data, &env, "");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("changed"), "{stdout}");
+    assert!(
+        !data.join("initial-admin-password").exists(),
+        "the generated password opens nothing now"
+    );
+
+    let running = start(&data, None);
+    assert_eq!(running.login(&generated), 401);
+    assert_eq!(running.login(new), 200);
+    let (code, stderr) = running.terminate();
+    assert_eq!(code, 0, "{stderr}");
+}
