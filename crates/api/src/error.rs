@@ -111,9 +111,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A JSON request body whose rejections are problems: a body over [`REQUEST_BODY_BYTES_MAX`] is 413,
-/// anything else that does not parse into `T` (bad syntax, wrong content type, missing or unknown field,
-/// wrong type) is 400 with serde's explanation.
+/// A JSON request body whose rejections are problems: a body over [`REQUEST_BODY_BYTES_MAX`] is 413; an
+/// object that names a key twice is 422 naming the key (a parser keeps one of the two silently, and
+/// which one differs between parsers, so a signature or an audit could see another value than the
+/// ledger stores); anything else that does not parse into `T` (bad syntax, wrong content type, missing
+/// or unknown field, wrong type) is 400 with serde's explanation.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonBody<T>(pub T);
 
@@ -125,10 +127,115 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
+        if !is_json(request.headers()) {
+            return Err(ApiError::bad_request(
+                "expected a body with Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError(ServiceError::PayloadTooLarge)
+                } else {
+                    ApiError::bad_request(rejection.body_text())
+                }
+            })?;
+        // Syntax errors are left to the parse below, which explains them as axum does.
+        if let Err(duplicate) = serde_json::from_slice::<UniqueKeys>(&bytes)
+            && let Some(key) = duplicate_key(&duplicate)
+        {
+            return Err(ApiError(ServiceError::field(
+                &key,
+                "duplicate_key",
+                format!("{key} appears more than once in an object"),
+            )));
+        }
+        match Json::<T>::from_bytes(&bytes) {
             Ok(Json(value)) => Ok(JsonBody(value)),
             Err(rejection) => Err(rejection.into()),
         }
+    }
+}
+
+/// Whether a request says its body is JSON (`application/json`, or a `+json` type).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || essence.rsplit_once('+').is_some_and(|(kind, suffix)| {
+            kind.starts_with("application/") && suffix.eq_ignore_ascii_case("json")
+        })
+}
+
+/// The prefix of the error [`UniqueKeys`] raises for a key seen twice.
+const DUPLICATE_KEY: &str = "duplicate key: ";
+
+/// The key a [`UniqueKeys`] error names, if that is why it failed.
+fn duplicate_key(error: &serde_json::Error) -> Option<String> {
+    let message = error.to_string();
+    let rest = message.strip_prefix(DUPLICATE_KEY)?;
+    // serde_json appends " at line L column C".
+    let key = rest.rsplit_once(" at line ").map_or(rest, |(key, _)| key);
+    Some(key.to_owned())
+}
+
+/// Any JSON value, parsed only to refuse an object with a key twice (at any depth).
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("{DUPLICATE_KEY}{key}")));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
     }
 }
 
@@ -203,6 +310,26 @@ mod tests {
                 .get(header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok()),
             Some("2")
+        );
+    }
+
+    #[test]
+    fn a_key_twice_is_found_at_any_depth() {
+        let parse = |json: &str| {
+            serde_json::from_slice::<UniqueKeys>(json.as_bytes())
+                .err()
+                .and_then(|e| duplicate_key(&e))
+        };
+        assert_eq!(parse(r#"{"a": 1, "b": 2}"#), None);
+        assert_eq!(parse(r#"{"a": 1, "a": 2}"#).as_deref(), Some("a"));
+        assert_eq!(
+            parse(r#"{"changes": {"x": [1, {"k": 1, "k": 2}]}}"#).as_deref(),
+            Some("k")
+        );
+        assert_eq!(
+            parse(r#"{"a": 1,"#),
+            None,
+            "syntax errors are not duplicates"
         );
     }
 

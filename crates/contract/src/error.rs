@@ -67,6 +67,14 @@ pub mod codes {
     pub const INVALID_EMAIL: &str = "invalid_email";
     /// An amendment tried to change a value that identifies the record (its id, patient or email).
     pub const IMMUTABLE: &str = "immutable";
+    /// An optional text that is given but has nothing visible in it (only white space or invisible
+    /// characters): leave the field out instead.
+    pub const BLANK: &str = "blank";
+    /// A text holds a control character (NUL, an escape, ...); long texts may hold line ends and tabs.
+    pub const CONTROL_CHARACTER: &str = "control_character";
+    /// A name or identifier holds a bidirectional embedding, override or isolate, which can make it
+    /// display as something else (U+202E shows the rest of a name backwards).
+    pub const BIDI_CONTROL: &str = "bidi_control";
 }
 
 /// Why a contract refused a proposal. Borsh-encoded into the refused response's payload.

@@ -22,6 +22,7 @@ pub mod record;
 pub mod samples;
 #[cfg(any(test, feature = "json-schema"))]
 pub mod schema;
+pub mod text;
 pub mod validate;
 pub mod values;
 

@@ -20,6 +20,7 @@ use serde_json::{Map, Value, json};
 use super::fields::{Field, FieldType, Shape, fields};
 use super::id_field;
 use super::record::RecordKind;
+use super::text::{self, TextKind};
 use super::validate::{BIRTH_YEAR_MIN, REASON_CHARS_MAX};
 use super::values::{YEAR_MAX, YEAR_MIN};
 
@@ -92,6 +93,42 @@ pub fn not_blank_pattern() -> &'static str {
         pattern
     });
     &PATTERN
+}
+
+/// A character class (`[...]`, or `[^...]` when `negated`) of the code point runs `runs`, as `\uXXXX`
+/// ranges (all in the Basic Multilingual Plane).
+fn class(runs: &[(char, char)], negated: bool) -> String {
+    let mut class = String::from(if negated { "[^" } else { "[" });
+    for (first, last) in runs {
+        let (first, last) = (u32::from(*first), u32::from(*last));
+        assert!(last <= 0xFFFF, "a class beyond the BMP: U+{last:X}");
+        class.push_str(&format!("\\u{first:04X}"));
+        if first != last {
+            class.push_str(&format!("-\\u{last:04X}"));
+        }
+    }
+    class.push(']');
+    class
+}
+
+/// What a text of `kind` may be, as validation judges it ([`super::text`]): only characters its kind
+/// allows, and at least one a person can see. Anchored.
+pub fn text_pattern(kind: TextKind) -> &'static str {
+    fn build(kind: TextKind) -> String {
+        let forbidden = kind.forbidden_ranges();
+        let invisible_or_forbidden = text::runs(|c| {
+            kind.forbids(c).is_some() || !text::has_visible(c.encode_utf8(&mut [0; 4]))
+        });
+        let allowed = class(&forbidden, true);
+        let visible = class(&invisible_or_forbidden, true);
+        format!("^{allowed}*{visible}{allowed}*$")
+    }
+    static SHORT: LazyLock<String> = LazyLock::new(|| build(TextKind::Short));
+    static LONG: LazyLock<String> = LazyLock::new(|| build(TextKind::Long));
+    match kind {
+        TextKind::Short => &SHORT,
+        TextKind::Long => &LONG,
+    }
 }
 
 /// What a kind's model is, in a sentence, with the rules between its fields that JSON Schema cannot say.
@@ -194,8 +231,10 @@ pub fn field_schema(field: &Field) -> Value {
     if !description.is_empty() {
         set("description", json!(description.join(" ")));
     }
-    if matches!(ty, FieldType::ShortText | FieldType::LongText) && field.required {
-        not_blank(&mut schema);
+    match ty {
+        FieldType::ShortText => text_rules(&mut schema, TextKind::Short),
+        FieldType::LongText => text_rules(&mut schema, TextKind::Long),
+        _ => {}
     }
     Value::Object(schema)
 }
@@ -264,14 +303,15 @@ pub fn reason_schema() -> Value {
         json!("Why the record is amended; kept in its history."),
     );
     schema.insert("maxLength".into(), json!(REASON_CHARS_MAX));
-    not_blank(&mut schema);
+    text_rules(&mut schema, TextKind::Long);
     Value::Object(schema)
 }
 
-/// Makes a text schema refuse blank text (as the contract refuses required text that `trim`s empty).
-fn not_blank(schema: &mut Map<String, Value>) {
+/// Makes a text schema refuse what validation refuses in a text of `kind`: blank text (only white space
+/// and invisible characters), control characters, and (in names and identifiers) bidirectional controls.
+fn text_rules(schema: &mut Map<String, Value>, kind: TextKind) {
     schema.insert("minLength".into(), json!(1));
-    schema.insert("pattern".into(), json!(not_blank_pattern()));
+    schema.insert("pattern".into(), json!(text_pattern(kind)));
 }
 
 /// A kind's amendment body: its [`changes_schema`] (inline; a document may put it in a component and

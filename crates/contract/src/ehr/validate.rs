@@ -7,7 +7,10 @@
 //! below. The rules:
 //! - ids (`*_id` that are not concept ids) are positive; concept ids are non-negative (OMOP uses 0 for
 //!   "no matching concept"); counts (`refills`, `days_supply`) and `quantity` are non-negative;
-//! - required text is not blank (not only `char::is_whitespace`); text is at most [`SHORT_TEXT_CHARS_MAX`]
+//! - text has something visible in it (not only white space and invisible characters: required text is
+//!   then missing, optional text should be left out), holds no control character (long texts may hold
+//!   line ends and tabs) and, in names and identifiers, no bidirectional control ([`super::text`]);
+//! - text is at most [`SHORT_TEXT_CHARS_MAX`]
 //!   characters, except `note_text` and `sig` (OMOP `varchar(MAX)`) at most [`LONG_TEXT_CHARS_MAX`], and an
 //!   amendment's reason at most [`REASON_CHARS_MAX`]. OMOP's own `varchar(n)` widths are not enforced;
 //! - a birth year is within 1850..=the invocation's year, a birth month and day make a real date, and a
@@ -24,6 +27,7 @@ use medledger_types::limits;
 use super::calls::NewRecord;
 use super::fields::{Field, FieldType, FieldValue, Fields, fields};
 use super::models::{DrugExposure, Patient};
+use super::text::{Forbidden, TextKind, has_visible};
 use super::values::days_in_month;
 use crate::error::{FieldError, codes};
 
@@ -103,10 +107,13 @@ impl Checker {
                     format!("must not be negative, not {q}"),
                 ),
             (FieldType::ShortText | FieldType::LongText, FieldValue::Text(text)) => {
-                match field.ty.max_chars() {
-                    Some(max) if field.required => self.text(name, text, max),
-                    Some(max) => self.length(name, text, max),
-                    None => {}
+                let kind = if field.ty == FieldType::LongText {
+                    TextKind::Long
+                } else {
+                    TextKind::Short
+                };
+                if let Some(max) = field.ty.max_chars() {
+                    self.text(name, text, max, kind, field.required);
                 }
             }
             (FieldType::Email, FieldValue::Text(email)) => self.email(name, email),
@@ -147,10 +154,33 @@ impl Checker {
         }
     }
 
-    /// Required text: not blank, then at most `max` characters.
-    fn text(&mut self, field: &str, value: &str, max: usize) {
-        if value.trim().is_empty() {
-            self.push(field, codes::REQUIRED, "is required");
+    /// A text: something visible in it (blank required text is missing; blank optional text should be
+    /// left out), no character its kind forbids, then at most `max` characters.
+    fn text(&mut self, field: &str, value: &str, max: usize, kind: TextKind, required: bool) {
+        if !has_visible(value) {
+            if required {
+                self.push(field, codes::REQUIRED, "is required");
+            } else {
+                self.push(
+                    field,
+                    codes::BLANK,
+                    "has nothing visible in it; leave it out instead",
+                );
+            }
+        } else if let Some((at, c, why)) = kind.first_forbidden(value) {
+            let (code, what) = match why {
+                Forbidden::Control => (codes::CONTROL_CHARACTER, "a control character"),
+                Forbidden::Bidi => (codes::BIDI_CONTROL, "a bidirectional control character"),
+            };
+            self.push(
+                field,
+                code,
+                format!(
+                    "holds U+{:04X} ({what}) at character {}",
+                    u32::from(c),
+                    at + 1
+                ),
+            );
         } else {
             self.length(field, value, max);
         }
@@ -295,7 +325,7 @@ pub const REASON_FIELD: &str = "amendment_reason";
 /// Validates an amendment's reason: required, at most [`REASON_CHARS_MAX`] characters.
 pub fn validate_reason(reason: &str) -> Vec<FieldError> {
     let mut c = Checker::default();
-    c.text(REASON_FIELD, reason, REASON_CHARS_MAX);
+    c.text(REASON_FIELD, reason, REASON_CHARS_MAX, TextKind::Long, true);
     c.errors
 }
 

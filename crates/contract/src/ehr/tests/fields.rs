@@ -153,7 +153,10 @@ fn boundaries(ty: FieldType, required: bool) -> Vec<(Value, Option<(&'static str
     let blank = if required {
         Some(("required", "is required".to_owned()))
     } else {
-        None
+        Some((
+            "blank",
+            "has nothing visible in it; leave it out instead".to_owned(),
+        ))
     };
     match ty {
         FieldType::RecordId | FieldType::Id | FieldType::Reference(_) => vec![
@@ -229,7 +232,29 @@ fn boundaries(ty: FieldType, required: bool) -> Vec<(Value, Option<(&'static str
             (json!("12.50"), None),
         ],
         FieldType::ShortText => vec![
-            (json!(" \u{3000}\t"), blank),
+            (json!(" \u{3000}\t"), blank.clone()),
+            (json!("\u{200B}\u{200D}\u{FEFF}"), blank.clone()),
+            (
+                json!("Ana\u{202E}zeréP"),
+                Some((
+                    "bidi_control",
+                    "holds U+202E (a bidirectional control character) at character 4".into(),
+                )),
+            ),
+            (
+                json!("x\u{1b}[31m"),
+                Some((
+                    "control_character",
+                    "holds U+001B (a control character) at character 2".into(),
+                )),
+            ),
+            (
+                json!("two\nlines"),
+                Some((
+                    "control_character",
+                    "holds U+000A (a control character) at character 4".into(),
+                )),
+            ),
             (json!("é".repeat(SHORT_TEXT_CHARS_MAX)), None),
             (
                 long(SHORT_TEXT_CHARS_MAX + 1),
@@ -237,7 +262,16 @@ fn boundaries(ty: FieldType, required: bool) -> Vec<(Value, Option<(&'static str
             ),
         ],
         FieldType::LongText => vec![
-            (json!(""), blank),
+            (json!(""), blank.clone()),
+            (json!("\u{2060} \n"), blank),
+            (json!("línea\r\notra\tcolumna \u{202E}"), None),
+            (
+                json!("nul\u{0}"),
+                Some((
+                    "control_character",
+                    "holds U+0000 (a control character) at character 4".into(),
+                )),
+            ),
             (json!("😷".repeat(LONG_TEXT_CHARS_MAX)), None),
             (
                 long(LONG_TEXT_CHARS_MAX + 1),

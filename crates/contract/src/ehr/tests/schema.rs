@@ -183,6 +183,31 @@ fn not_blank_is_what_trim_leaves() {
     assert!(!not_blank.is_match(""));
 }
 
+#[test]
+fn text_patterns_accept_exactly_the_text_validation_accepts() {
+    use crate::ehr::schema::text_pattern;
+    use crate::ehr::text::{TextKind, has_visible};
+    let alphabet = "a é\u{0}\u{1b}\n\r\t\u{7f}\u{85}\u{a0}\u{ad}\u{200b}\u{200d}\u{200e}\u{202e}\u{2066}\u{2069}\u{2060}\u{3000}\u{feff}\u{fe0f}李😷";
+    for kind in [TextKind::Short, TextKind::Long] {
+        let pattern = regex(text_pattern(kind));
+        for text in strings(alphabet, 6, 4_000) {
+            let valid = has_visible(&text) && kind.first_forbidden(&text).is_none();
+            assert_eq!(pattern.is_match(&text), valid, "{kind:?} {text:?}");
+        }
+        // Every single character, too.
+        for c in (0..=0xFFFF).filter_map(char::from_u32) {
+            let text = c.to_string();
+            let valid = has_visible(&text) && kind.first_forbidden(&text).is_none();
+            assert_eq!(
+                pattern.is_match(&text),
+                valid,
+                "{kind:?} U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
+}
+
 /// `count` strings of up to `len_max` characters from `alphabet`, the same every run.
 fn strings(alphabet: &str, len_max: usize, count: usize) -> Vec<String> {
     let alphabet: Vec<char> = alphabet.chars().collect();
