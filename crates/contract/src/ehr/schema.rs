@@ -68,30 +68,8 @@ pub const HEX_BYTES_PATTERN: &str = "^([0-9a-fA-F]{2})+$";
 /// anywhere. Derived from `char::is_whitespace` itself, so it follows the Unicode version the contract
 /// is built with.
 pub fn not_blank_pattern() -> &'static str {
-    static PATTERN: LazyLock<String> = LazyLock::new(|| {
-        let mut runs: Vec<(u32, u32)> = Vec::new();
-        for c in (0..=char::MAX as u32).filter_map(char::from_u32) {
-            if !c.is_whitespace() {
-                continue;
-            }
-            let c = u32::from(c);
-            match runs.last_mut() {
-                Some((_, last)) if *last + 1 == c => *last = c,
-                _ => runs.push((c, c)),
-            }
-        }
-        let mut pattern = String::from("[^");
-        for (first, last) in runs {
-            // `\uXXXX` is one UTF-16 unit: all white space is in the Basic Multilingual Plane.
-            assert!(last <= 0xFFFF, "white space beyond the BMP: U+{last:X}");
-            pattern.push_str(&format!("\\u{first:04X}"));
-            if first != last {
-                pattern.push_str(&format!("-\\u{last:04X}"));
-            }
-        }
-        pattern.push(']');
-        pattern
-    });
+    static PATTERN: LazyLock<String> =
+        LazyLock::new(|| class(&text::runs(char::is_whitespace), true));
     &PATTERN
 }
 
