@@ -1,7 +1,10 @@
 //! `POST /auth/login`, `POST /auth/logout`, `POST /auth/password`, and the [`Authenticated`] extractor
 //! every protected handler takes. Sessions, the login limiter and password rules are the service's
-//! ([`medledger_service::auth`]); this module reads the token from the request (a bearer token, else
-//! the session cookie) and sets the cookie on login and logout.
+//! ([`medledger_service::auth`]); this module reads the token from the request.
+//!
+//! **Bearer tokens only.** The API never reads the web application's session cookie, and never sets it:
+//! a browser sends cookies by itself, so a form on another site of the same host could otherwise make a
+//! logged-in person's browser call the API (the web pages have their own CSRF-checked forms).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -9,13 +12,12 @@ use axum::Json;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use medledger_service::AppState;
 use medledger_service::auth::{
-    Session, authenticate, change_own_password, end_session, rfc3339, session_cookie, session_of,
-    session_token,
+    Session, authenticate, change_own_password, end_session, rfc3339, session_of, session_token,
 };
-use medledger_service::{AppState, ServiceError};
 use medledger_types::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -25,21 +27,14 @@ use utoipa_axum::routes;
 use crate::ApiError;
 use crate::error::{JsonBody, Problem};
 
-/// The session token of a request: `Authorization: Bearer`, else the session cookie.
+/// The session token of a request: its `Authorization: Bearer` token (never a cookie).
 pub fn request_token(headers: &HeaderMap) -> Option<&str> {
-    let authorization = match headers.get(header::AUTHORIZATION) {
-        Some(value) => Some(value.to_str().ok()?),
-        None => None,
-    };
-    let cookies = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok());
-    session_token(authorization, cookies)
+    let authorization = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    session_token(Some(authorization), [])
 }
 
 /// A logged-in person: the extractor every protected handler takes. Rejects with 401 when there is no
-/// valid session (bearer token or session cookie), and with 503 when the node is not ready.
+/// valid session (bearer token), and with 503 when the node is not ready.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Session);
 
@@ -74,12 +69,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
-/// A `Set-Cookie` header value.
-fn cookie_header(value: String) -> Result<HeaderValue, ApiError> {
-    HeaderValue::from_str(&value)
-        .map_err(|e| ApiError(ServiceError::Internal(format!("session cookie: {e}"))))
-}
-
 /// `POST /auth/login` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -93,7 +82,7 @@ pub struct LoginRequest {
 /// A new session.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LoginResponse {
-    /// Send as `Authorization: Bearer <token>` (the response also sets the session cookie).
+    /// Send as `Authorization: Bearer <token>`.
     pub token: String,
     /// When the session ends at the latest (RFC 3339, UTC); it ends earlier after 30 minutes unused.
     pub expires_at: String,
@@ -114,15 +103,14 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
-/// Logs in: checks the password, unlocks the person's key for the session, and returns a token (also
-/// set as the session cookie).
+/// Logs in: checks the password, unlocks the person's key for the session, and returns a bearer token.
 #[utoipa::path(
     post,
     path = "/auth/login",
     tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in; also sets the session cookie", body = LoginResponse),
+        (status = 200, description = "Logged in", body = LoginResponse),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
@@ -137,21 +125,16 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let LoginRequest { email, password } = request;
     let (session, role, email) = authenticate(&state, address, email, password).await?;
-    let cookie = cookie_header(session_cookie(
-        &state,
-        &session.token,
-        (session.expires_at_ms - state.now_ms()) / 1000,
-    ))?;
     let body = LoginResponse {
         token: session.token,
         expires_at: rfc3339(session.expires_at_ms),
         role,
         email,
     };
-    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+    Ok(Json(body).into_response())
 }
 
-/// Ends the session (its token stops working at once) and clears the session cookie.
+/// Ends the session: its token stops working at once.
 #[utoipa::path(
     post,
     path = "/auth/logout",
@@ -168,8 +151,7 @@ pub async fn logout(
     Authenticated(session): Authenticated,
 ) -> Result<Response, ApiError> {
     end_session(&state, &session);
-    let cookie = cookie_header(session_cookie(&state, "", 0))?;
-    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Changes the logged-in person's password: their key is re-encrypted under the new one, and their
