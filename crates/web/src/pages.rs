@@ -104,9 +104,16 @@ pub fn home_of(role: Role) -> &'static str {
     }
 }
 
-/// A `next` target that stays on this site.
+/// A place on this site to go to after a login or a language switch: `/` followed by printable ASCII
+/// only, and not `//` (another host). White space, control characters and backslashes are refused
+/// because browsers drop or rewrite them (`/\t/evil.example` becomes `//evil.example`), and a line end
+/// cannot be put in a header at all. Anything else goes home.
 fn local_path(next: &str) -> Option<&str> {
-    (next.starts_with('/') && !next.starts_with("//") && !next.contains('\\')).then_some(next)
+    let rest = next.strip_prefix('/')?;
+    let printable = next
+        .bytes()
+        .all(|b| (0x21..=0x7E).contains(&b) && b != b'\\');
+    (printable && !rest.starts_with('/')).then_some(next)
 }
 
 #[derive(Template)]
@@ -303,4 +310,37 @@ pub async fn app_js() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         APP_JS,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_paths_on_this_site_are_followed() {
+        for local in [
+            "/",
+            "/patients",
+            "/patients/7?tab=notes&x=%2F%2F",
+            "/explorer/tx/ab12",
+        ] {
+            assert_eq!(local_path(local), Some(local), "{local}");
+        }
+        for elsewhere in [
+            "",
+            "patients",
+            "//evil.example/",
+            "/\t/evil.example/",
+            "/\n",
+            "/\r\nSet-Cookie: x=1",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example/",
+            "/ /evil.example",
+            "/pacientes/ñ",
+            "/\u{0}",
+        ] {
+            assert_eq!(local_path(elsewhere), None, "{elsewhere:?}");
+        }
+    }
 }
