@@ -14,10 +14,10 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use medledger_service::AppState;
 use medledger_service::auth::{
     Session, authenticate, change_own_password, end_session, rfc3339, session_of, session_token,
 };
+use medledger_service::{AppState, ServiceError};
 use medledger_types::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -34,7 +34,8 @@ pub fn request_token(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// A logged-in person: the extractor every protected handler takes. Rejects with 401 when there is no
-/// valid session (bearer token), and with 503 when the node is not ready.
+/// valid session (bearer token), with 403 `password_change_required` while the person's password is one
+/// someone else chose, and with 503 when the node is not ready.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Session);
 
@@ -45,7 +46,27 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(Authenticated(session_of(
+        let AnySession(session) = AnySession::from_request_parts(parts, state).await?;
+        if session.must_change_password {
+            return Err(ApiError(ServiceError::PasswordChangeRequired));
+        }
+        Ok(Authenticated(session))
+    }
+}
+
+/// A logged-in person who may still have to change their password: for the two things they may do
+/// then, change it and log out.
+#[derive(Debug, Clone)]
+pub struct AnySession(pub Session);
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(AnySession(session_of(
             state,
             request_token(&parts.headers),
         )?))
@@ -90,6 +111,10 @@ pub struct LoginResponse {
     #[schema(value_type = String, example = "doctor")]
     pub role: Role,
     pub email: String,
+    /// The password was chosen by someone else (the administrator who registered this person, or
+    /// generated at the first run): until `POST /auth/password` replaces it, every other call answers
+    /// 403 `password_change_required`.
+    pub must_change_password: bool,
 }
 
 /// `POST /auth/password` body.
@@ -126,6 +151,7 @@ pub async fn login(
     let LoginRequest { email, password } = request;
     let (session, role, email) = authenticate(&state, address, email, password).await?;
     let body = LoginResponse {
+        must_change_password: session.must_change_password,
         token: session.token,
         expires_at: rfc3339(session.expires_at_ms),
         role,
@@ -148,7 +174,7 @@ pub async fn login(
 )]
 pub async fn logout(
     State(state): State<AppState>,
-    Authenticated(session): Authenticated,
+    AnySession(session): AnySession,
 ) -> Result<Response, ApiError> {
     end_session(&state, &session);
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -175,7 +201,7 @@ pub async fn logout(
 pub async fn change_password(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
-    Authenticated(session): Authenticated,
+    AnySession(session): AnySession,
     JsonBody(request): JsonBody<PasswordChange>,
 ) -> Result<Response, ApiError> {
     change_own_password(

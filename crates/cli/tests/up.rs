@@ -312,3 +312,36 @@ fn a_stopped_nodes_people_are_listed_and_a_password_changed_offline() {
     let (code, stderr) = running.terminate();
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[cfg(unix)]
+#[test]
+fn a_data_directory_open_to_other_users_is_refused_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    // A directory made by hand before the first run is made the owner's.
+    std::fs::create_dir(&data).expect("mkdir");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let running = start(&data, Some("from-the-environment-123"));
+    let (code, stderr) = running.terminate();
+    assert_eq!(code, 0, "{stderr}");
+    let mode = std::fs::metadata(&data).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+
+    std::fs::set_permissions(
+        data.join("ledger.redb"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
+    let output = Command::new(env!("CARGO_BIN_EXE_medledger"))
+        .args(["up", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ledger.redb") && stderr.contains("chmod -R go-rwx"),
+        "{stderr}"
+    );
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use medledger_contract::ehr::{EhrCall, NewRecord, samples};
-use medledger_node::init::{issue_identity, load_ca};
+use medledger_node::init::issue_identity;
 use medledger_node::{DataDir, InitOptions, InitOutcome, Node, NodeOptions, init, now_ms};
 use medledger_types::{BatchConfig, Role};
 
@@ -19,7 +19,7 @@ fn build_ledger(data: &DataDir) -> u64 {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let InitOutcome::Created { admin } = init(data, &InitOptions::default()).expect("init")
+        let InitOutcome::Created { admin, ca } = init(data, &InitOptions::default()).expect("init")
         else {
             panic!("fresh directory")
         };
@@ -34,7 +34,6 @@ fn build_ledger(data: &DataDir) -> u64 {
         medledger_node::register_first_admin(&node, &admin, "admin@medledger.local")
             .await
             .expect("admin");
-        let ca = load_ca(data, "Org1").expect("ca");
         let doctor =
             issue_identity(&ca, "ana@hospital.cu", Role::Doctor, now_ms() / 1000).expect("doctor");
         let invoke = |who, call: EhrCall| {

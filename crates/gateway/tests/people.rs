@@ -91,9 +91,29 @@ async fn a_registered_administrator_registers_others_with_their_own_key() {
             .and_then(|v| v.to_str().ok()),
         Some("/api/v1/admins/2")
     );
+    // The password the first administrator chose opens only the page to replace it.
     let second = gateway
         .login("raul@medledger.local", "second-admin-password")
         .await;
+    gateway
+        .post(
+            "/api/v1/doctors",
+            Some(&second),
+            TestGateway::doctor_body(11, "luis@hospital.test", DOCTOR_PASSWORD),
+        )
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "password_change_required");
+    gateway
+        .enrol(
+            "raul@medledger.local",
+            "second-admin-password",
+            "raul's own passphrase",
+        )
+        .await;
+    let second = gateway
+        .login("raul@medledger.local", "raul's own passphrase")
+        .await;
+    // Their wallet entry holds the organization CA's key too: they issue certificates in turn.
     let doctor = gateway
         .register_doctor(&second, 11, "luis@hospital.test", DOCTOR_PASSWORD)
         .await;

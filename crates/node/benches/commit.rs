@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use medledger_contract::ehr::{EhrCall, NewRecord, samples};
-use medledger_node::init::{issue_identity, load_ca};
+use medledger_node::init::issue_identity;
 use medledger_node::{
     DataDir, Identity, InitOptions, InitOutcome, Node, NodeOptions, init, now_ms,
 };
@@ -79,7 +79,8 @@ fn main() {
         .expect("runtime");
 
     runtime.block_on(async {
-        let InitOutcome::Created { admin } = init(&data, &InitOptions::default()).expect("init")
+        let InitOutcome::Created { admin, ca } =
+            init(&data, &InitOptions::default()).expect("init")
         else {
             unreachable!("fresh directory")
         };
@@ -87,7 +88,6 @@ fn main() {
         medledger_node::register_first_admin(&node, &admin, "admin@medledger.local")
             .await
             .expect("admin");
-        let ca = load_ca(&data, "Org1").expect("ca");
         let doctor = Arc::new(
             issue_identity(&ca, "ana@hospital.cu", Role::Doctor, now_ms() / 1000).expect("doctor"),
         );

@@ -31,7 +31,7 @@ impl Identity {
     }
 
     pub fn save(&self, paths: &(std::path::PathBuf, std::path::PathBuf)) -> Result<(), NodeError> {
-        files::write_file(&paths.0, &self.certificate, false)?;
+        files::write_file(&paths.0, &self.certificate)?;
         files::write_key(&paths.1, &self.key)
     }
 

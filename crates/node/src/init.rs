@@ -5,10 +5,11 @@
 //! commits the genesis block. The genesis block is written last: a crash part-way leaves no ledger, and the
 //! next run starts again from scratch.
 //!
-//! The first administrator's private key is never written in the clear: `init` returns the identity, and
-//! [`init_with`] hands it to the caller (the gateway, which stores it encrypted under the administrator's
-//! password) *before* the genesis block is written, so a ledger never exists whose only administrator's
-//! key was lost in a crash.
+//! Neither the first administrator's private key nor the organization CA's is ever written in the clear:
+//! `init` returns both, and [`init_with`] hands them to the caller (the service, which seals them in the
+//! wallet under the administrator's password) *before* the genesis block is written, so a ledger never
+//! exists whose only administrator's key, or whose CA key, was lost in a crash. The data directory is
+//! created owner-only ([`files::PRIVATE_DIR_MODE`]), and so is every file in it.
 
 use medledger_crypto::keys::{self, SigningKey};
 use medledger_crypto::x509::{CertificateAuthority, IssueRequest};
@@ -52,8 +53,21 @@ impl Default for InitOptions {
 pub enum InitOutcome {
     /// The data directory already holds a ledger; nothing was changed.
     AlreadyInitialized,
-    /// A new network was created; the first administrator's identity is returned.
-    Created { admin: Box<Identity> },
+    /// A new network was created; the first administrator's identity and the organization CA (with its
+    /// key, written nowhere) are returned.
+    Created {
+        admin: Box<Identity>,
+        ca: Box<CertificateAuthority>,
+    },
+}
+
+/// What the first run hands to the caller to keep before the ledger exists.
+#[derive(Debug)]
+pub struct FirstRun<'a> {
+    /// The first administrator's identity.
+    pub admin: &'a Identity,
+    /// The organization CA, with the only copy of its key.
+    pub ca: &'a CertificateAuthority,
 }
 
 /// Issues a certificate for a fresh key.
@@ -78,14 +92,14 @@ pub fn issue_identity(
     Ok(Identity { key, certificate })
 }
 
-/// Creates a network in `data` unless one is there already. The first administrator's key is only
-/// returned, never stored: see [`init_with`] to keep it before the ledger is created.
+/// Creates a network in `data` unless one is there already. The first administrator's key and the CA's
+/// are only returned, never stored: see [`init_with`] to keep them before the ledger is created.
 pub fn init(data: &DataDir, options: &InitOptions) -> Result<InitOutcome, NodeError> {
     init_with(data, options, &mut |_| Ok(()))
 }
 
-/// [`init`], calling `keep_admin` with the first administrator's identity after every other file is
-/// written and before the genesis block is. If `keep_admin` fails, no ledger is created (and the next run
+/// [`init`], calling `keep_admin` with the first administrator's identity and the organization CA after
+/// every other file is written and before the genesis block is. If `keep_admin` fails, no ledger is created (and the next run
 /// starts again from scratch, with new identities).
 ///
 /// Outcomes: `AlreadyInitialized` (nothing changed, `keep_admin` not called); `Created` (the genesis block
@@ -93,14 +107,17 @@ pub fn init(data: &DataDir, options: &InitOptions) -> Result<InitOutcome, NodeEr
 pub fn init_with(
     data: &DataDir,
     options: &InitOptions,
-    keep_admin: &mut dyn FnMut(&Identity) -> Result<(), NodeError>,
+    keep_admin: &mut dyn FnMut(&FirstRun<'_>) -> Result<(), NodeError>,
 ) -> Result<InitOutcome, NodeError> {
+    files::create_private_dir(data.root())?;
     if data.ledger().exists() {
         let store = RedbStore::open(&data.ledger())?;
         if store.height()? > 0 {
             return Ok(InitOutcome::AlreadyInitialized);
         }
     }
+    // A directory made by hand before the first run (`mkdir data`) has the default mode.
+    files::make_private(data.root())?;
     let now = now_ms();
     let now_s = now / 1000;
     let ca = CertificateAuthority::new_root(&options.msp_id, SigningKey::generate())
@@ -111,9 +128,7 @@ pub fn init_with(
     let orderer = issue_identity(&ca, &orderer_name, Role::Orderer, now_s)?;
     let admin = issue_identity(&ca, &options.admin_email, Role::Admin, now_s)?;
 
-    let (ca_cert, ca_key) = data.ca();
-    files::write_file(&ca_cert, ca.certificate_der(), false)?;
-    files::write_key(&ca_key, ca.key())?;
+    files::write_file(&data.ca_certificate(), ca.certificate_der())?;
     peer.save(&data.node_identity("peer"))?;
     orderer.save(&data.node_identity("orderer"))?;
     let config = ChannelConfig {
@@ -136,26 +151,21 @@ pub fn init_with(
             options.msp_id, options.channel, peer_name, orderer_name
         )
         .as_bytes(),
-        false,
     )?;
     let orderer_identity = OrdererIdentity {
         key: orderer.key,
         certificate: orderer.certificate,
     };
     let (genesis, _) = BlockAssembler::genesis(&config, orderer_identity, now);
-    keep_admin(&admin)?;
+    keep_admin(&FirstRun {
+        admin: &admin,
+        ca: &ca,
+    })?;
     let store = RedbStore::open(&data.ledger())?;
+    files::make_private(&data.ledger())?;
     Peer::bootstrap(&store, &genesis)?;
     Ok(InitOutcome::Created {
         admin: Box::new(admin),
+        ca: Box::new(ca),
     })
-}
-
-/// Loads the organization CA written by `init`.
-pub fn load_ca(data: &DataDir, msp_id: &str) -> Result<CertificateAuthority, NodeError> {
-    let (cert_path, key_path) = data.ca();
-    let certificate = files::read_file(&cert_path, medledger_types::limits::CERTIFICATE_BYTES_MAX)?;
-    let key = files::read_key(&key_path)?;
-    CertificateAuthority::from_parts(msp_id, certificate, key)
-        .map_err(|e| NodeError::Identity(e.to_string()))
 }

@@ -61,6 +61,17 @@ pub enum NodeError {
     NotAnOrderer,
     #[error("the node has stopped committing: {0}")]
     Stopped(String),
+    /// A data directory's file or directory that others may read: a node refuses to run on it.
+    #[error(
+        "{} is open to other users (mode {mode:o}); a node's data directory must be its owner's alone: run `chmod -R go-rwx {}`",
+        .path.display(),
+        .root.display()
+    )]
+    NotPrivate {
+        path: std::path::PathBuf,
+        root: std::path::PathBuf,
+        mode: u32,
+    },
     /// A job on the blocking pool panicked or was cancelled (a bug; the node goes on).
     #[error("a blocking job failed: {0}")]
     Job(String),
@@ -264,19 +275,18 @@ impl Node {
             .await
     }
 
-    /// Revokes certificates of `admin`'s organization: the organization CA (whose key is in `data`) signs
-    /// a CRL naming `serials`, and `admin` proposes it as a configuration update. Certificates with those
-    /// serials are refused from the block after the one that commits it.
+    /// Revokes certificates of `admin`'s organization: the organization CA `ca` (whose key the caller
+    /// holds) signs a CRL naming `serials`, and `admin` proposes it as a configuration update.
+    /// Certificates with those serials are refused from the block after the one that commits it.
     pub async fn revoke(
         &self,
-        data: &DataDir,
+        ca: &medledger_crypto::x509::CertificateAuthority,
         admin: &Identity,
         serials: &[u64],
     ) -> Result<Committed, InvokeError> {
         let certificate = medledger_crypto::x509::parse_certificate(&admin.certificate)
             .map_err(|e| NodeError::Identity(e.to_string()))?;
         let msp_id = certificate.msp_id;
-        let ca = init::load_ca(data, &msp_id)?;
         let crl_number = self
             .peer
             .channel()

@@ -7,7 +7,8 @@ use medledger_contract::ehr::{
     EhrCall, HistoryPage, NewRecord, Page, Record, RecordHeader, RecordKind, decode_response,
     samples,
 };
-use medledger_node::init::{issue_identity, load_ca};
+use medledger_crypto::x509::CertificateAuthority;
+use medledger_node::init::issue_identity;
 use medledger_node::{
     DataDir, Identity, InitOptions, InitOutcome, InvokeError, Node, NodeOptions, init, now_ms,
 };
@@ -50,28 +51,29 @@ async fn read<T: borsh::BorshDeserialize>(node: &Node, who: &Identity, call: Ehr
     decode_response(&response.payload).expect("decodes")
 }
 
-/// Creates a network with a first admin and one doctor; returns the doctor's identity.
-async fn new_network(data: &DataDir) -> (Node, Identity, Identity) {
-    let InitOutcome::Created { admin } = init(data, &InitOptions::default()).expect("init") else {
+/// Creates a network with a first admin and one doctor; returns the node, the admin's and the doctor's
+/// identities, and the organization CA (whose key the node never stores).
+async fn new_network(data: &DataDir) -> (Node, Identity, Identity, CertificateAuthority) {
+    let InitOutcome::Created { admin, ca } = init(data, &InitOptions::default()).expect("init")
+    else {
         panic!("a fresh directory is initialized")
     };
     let node = Node::start(data, &options()).expect("node starts");
     medledger_node::register_first_admin(&node, &admin, ADMIN_EMAIL)
         .await
         .expect("first admin recorded");
-    let ca = load_ca(data, "Org1").expect("CA");
     let doctor = issue_identity(&ca, "ana@hospital.cu", Role::Doctor, now_ms() / 1000)
         .expect("doctor identity");
     let record = samples::doctor(10, "ana@hospital.cu", doctor.certificate.clone());
     write(&node, &admin, EhrCall::Create(NewRecord::Doctor(record))).await;
-    (node, *admin, doctor)
+    (node, *admin, doctor, *ca)
 }
 
 #[tokio::test]
 async fn a_clinic_day_survives_a_restart_and_verifies() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = DataDir::new(dir.path());
-    let (node, admin, doctor) = new_network(&data).await;
+    let (node, admin, doctor, _) = new_network(&data).await;
 
     write(
         &node,
@@ -246,7 +248,7 @@ async fn a_clinic_day_survives_a_restart_and_verifies() {
 async fn concurrent_writers_all_commit_in_shared_blocks() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = DataDir::new(dir.path());
-    let (node, _admin, doctor) = new_network(&data).await;
+    let (node, _admin, doctor, _) = new_network(&data).await;
     let height_before = node.peer().height();
     let writes = (1..=200).map(|id| {
         let call = EhrCall::Create(NewRecord::Patient(samples::patient(id)));
@@ -319,7 +321,7 @@ async fn a_transaction_is_proven_in_the_signed_checkpoint_and_heads_are_consiste
     use medledger_types::{Checkpoint, codec};
     let dir = tempfile::tempdir().expect("temp dir");
     let data = DataDir::new(dir.path());
-    let (node, _admin, doctor) = new_network(&data).await;
+    let (node, _admin, doctor, _) = new_network(&data).await;
     let peer = node.peer();
     let call = EhrCall::Create(NewRecord::Patient(samples::patient(1)));
     let committed = node
@@ -411,8 +413,7 @@ async fn a_revoked_doctor_can_no_longer_write_even_after_a_restart() {
     use medledger_peer::EndorseError;
     let dir = tempfile::tempdir().expect("temp dir");
     let data = DataDir::new(dir.path());
-    let (node, admin, doctor) = new_network(&data).await;
-    let ca = load_ca(&data, "Org1").expect("CA");
+    let (node, admin, doctor, ca) = new_network(&data).await;
     let colleague =
         issue_identity(&ca, "luis@hospital.cu", Role::Doctor, now_ms() / 1000).expect("identity");
     write(
@@ -437,10 +438,10 @@ async fn a_revoked_doctor_can_no_longer_write_even_after_a_restart() {
         .expect("cert")
         .serial;
     assert!(matches!(
-        node.revoke(&data, &doctor, &[serial]).await,
+        node.revoke(&ca, &doctor, &[serial]).await,
         Err(InvokeError::Refused(_))
     ));
-    node.revoke(&data, &admin, &[serial])
+    node.revoke(&ca, &admin, &[serial])
         .await
         .expect("revocation committed");
 
@@ -486,7 +487,7 @@ async fn blocking_jobs_are_bounded_and_the_rest_wait_their_turn() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let data = DataDir::new(dir.path());
-    let (node, _, _) = new_network(&data).await;
+    let (node, _, _, _) = new_network(&data).await;
     let node = Arc::new(node);
     let running = Arc::new(AtomicUsize::new(0));
     let (release, gate) = std::sync::mpsc::channel::<()>();

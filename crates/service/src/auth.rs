@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use base64::Engine as _;
 use medledger_crypto::keys::random_bytes;
+use medledger_crypto::x509::CertificateAuthority;
 use medledger_node::Identity;
 use medledger_types::Role;
 use medledger_wallet::{WalletError, normalize_email};
@@ -74,6 +75,8 @@ struct SessionEntry {
     email: String,
     role: Role,
     identity: Arc<Identity>,
+    ca: Option<Arc<CertificateAuthority>>,
+    must_change_password: bool,
     created_ms: i64,
     last_used_ms: i64,
 }
@@ -95,17 +98,33 @@ pub struct Sessions {
 pub struct NewSession {
     pub token: String,
     pub expires_at_ms: i64,
+    /// The person must replace their password before anything else.
+    pub must_change_password: bool,
+}
+
+/// What a login unlocked, for its session.
+pub struct Unlocked {
+    pub email: String,
+    pub role: Role,
+    pub identity: Identity,
+    /// The organization CA, with its key (administrators).
+    pub ca: Option<CertificateAuthority>,
+    pub must_change_password: bool,
 }
 
 impl Sessions {
     /// Starts a session, ending the least recently used ones past the bounds.
-    pub fn create(&self, email: &str, role: Role, identity: Identity, now_ms: i64) -> NewSession {
+    pub fn create(&self, unlocked: Unlocked, now_ms: i64) -> NewSession {
         let token =
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<TOKEN_BYTES>());
+        let email = unlocked.email.as_str();
+        let must_change_password = unlocked.must_change_password;
         let entry = SessionEntry {
             email: email.to_owned(),
-            role,
-            identity: Arc::new(identity),
+            role: unlocked.role,
+            identity: Arc::new(unlocked.identity),
+            ca: unlocked.ca.map(Arc::new),
+            must_change_password,
             created_ms: now_ms,
             last_used_ms: now_ms,
         };
@@ -134,6 +153,7 @@ impl Sessions {
         NewSession {
             token,
             expires_at_ms,
+            must_change_password,
         }
     }
 
@@ -154,6 +174,8 @@ impl Sessions {
             email: entry.email.clone(),
             role: entry.role,
             identity: Arc::clone(&entry.identity),
+            ca: entry.ca.clone(),
+            must_change_password: entry.must_change_password,
             key,
         })
     }
@@ -162,9 +184,13 @@ impl Sessions {
         lock(&self.table).remove(key);
     }
 
-    /// Ends every session of `email` except `keep`.
+    /// Ends every session of `email` except `keep`, which no longer needs a password change.
     fn end_others(&self, email: &str, keep: &TokenKey) {
-        lock(&self.table).retain(|k, s| k == keep || s.email != email);
+        let mut table = lock(&self.table);
+        table.retain(|k, s| k == keep || s.email != email);
+        if let Some(kept) = table.get_mut(keep) {
+            kept.must_change_password = false;
+        }
     }
 
     /// Sessions held now (including expired ones not yet swept).
@@ -181,6 +207,12 @@ pub struct Session {
     pub role: Role,
     /// The person's unlocked signing identity, held for the session only.
     pub identity: Arc<Identity>,
+    /// The organization CA with its key, unlocked from an administrator's wallet entry for this session
+    /// only: the one way a certificate can be issued.
+    pub ca: Option<Arc<CertificateAuthority>>,
+    /// The password was chosen by someone else: until it is replaced, the person may only change it or
+    /// log out.
+    pub must_change_password: bool,
     key: TokenKey,
 }
 
@@ -407,10 +439,18 @@ pub async fn authenticate(
     if !person.on_ledger {
         crate::people::record_first_admin(state, &unlocked.identity, &person.email).await?;
     }
+    let ca = unlocked
+        .ca_key
+        .map(|key| state.organization_ca(key))
+        .transpose()?;
     let session = state.inner.sessions.create(
-        &person.email,
-        person.role,
-        unlocked.identity,
+        Unlocked {
+            email: person.email.clone(),
+            role: person.role,
+            identity: unlocked.identity,
+            ca,
+            must_change_password: person.must_change_password,
+        },
         state.now_ms(),
     );
     tracing::info!(email = %person.email, role = %person.role, "logged in");

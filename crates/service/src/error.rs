@@ -12,6 +12,7 @@
 //! | 401 | `unauthorized` | no valid session (missing, unknown, expired or logged-out token) |
 //! | 401 | `invalid_credentials` | login with an unknown email or a wrong password (one answer for both) |
 //! | 403 | `forbidden` | the person's role may not do this (the service's check or the contract's) |
+//! | 403 | `password_change_required` | the person's password was chosen by someone else and must be replaced first |
 //! | 404 | `not_found` | no such record, route or block |
 //! | 409 | `conflict` | the record (id or email) already exists; a write conflict that outlived its retries; a request valid in itself that the ledger's current state refuses (`errors` names the fields) |
 //! | 413 | `payload_too_large` | a request body or a value over a ledger limit |
@@ -61,6 +62,10 @@ pub enum ServiceError {
     InvalidCredentials,
     #[error("{0}")]
     Forbidden(String),
+    /// The person's password was chosen by someone else (the administrator who registered them, or
+    /// generated at the first run): they must replace it before anything else.
+    #[error("change your initial password first (POST /api/v1/auth/password)")]
+    PasswordChangeRequired,
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -86,11 +91,12 @@ pub enum ServiceError {
 }
 
 /// Every stable [`ServiceError::code`] (the OpenAPI document lists them as an enumeration).
-pub const ERROR_CODES: [&str; 11] = [
+pub const ERROR_CODES: [&str; 12] = [
     "bad_request",
     "unauthorized",
     "invalid_credentials",
     "forbidden",
+    "password_change_required",
     "not_found",
     "conflict",
     "payload_too_large",
@@ -110,6 +116,11 @@ impl ServiceError {
                 (401, "invalid_credentials", "Wrong email or password")
             }
             ServiceError::Forbidden(_) => (403, "forbidden", "Not allowed for your role"),
+            ServiceError::PasswordChangeRequired => (
+                403,
+                "password_change_required",
+                "Change your initial password first",
+            ),
             ServiceError::NotFound(_) => (404, "not_found", "Not found"),
             ServiceError::Conflict(_) | ServiceError::StateConflict(_) => {
                 (409, "conflict", "Conflict")
@@ -265,6 +276,7 @@ mod tests {
             ServiceError::Unauthorized,
             ServiceError::InvalidCredentials,
             ServiceError::Forbidden(String::new()),
+            ServiceError::PasswordChangeRequired,
             ServiceError::NotFound(String::new()),
             ServiceError::Conflict(String::new()),
             ServiceError::StateConflict(Vec::new()),

@@ -185,24 +185,31 @@ async fn register(
     record: impl FnOnce(Vec<u8>) -> NewRecord,
 ) -> Result<(Written, NewRecord), ServiceError> {
     session.require(&[Role::Admin])?;
-    check_new_password("password", &password)?;
-    let email_key = new_email(state, email)?;
-    let identity = medledger_node::init::issue_identity(
-        &state.inner.ca,
-        &email_key,
-        role,
-        state.now_ms() / 1000,
-    )
-    .map_err(|e| {
-        ServiceError::field(
-            "email",
-            "invalid_email",
-            format!("cannot be put in a certificate: {e}"),
+    let ca = session.ca.clone().ok_or_else(|| {
+        ServiceError::Forbidden(
+            "your login holds no key of the organization CA, so it cannot issue certificates"
+                .into(),
         )
     })?;
+    check_new_password("password", &password)?;
+    let email_key = new_email(state, email)?;
+    let identity =
+        medledger_node::init::issue_identity(&ca, &email_key, role, state.now_ms() / 1000)
+            .map_err(|e| {
+                ServiceError::field(
+                    "email",
+                    "invalid_email",
+                    format!("cannot be put in a certificate: {e}"),
+                )
+            })?;
     let new_record = record(identity.certificate.clone());
     let record_id = new_record.id();
-    let sealed = seal(state, &email_key, role, record_id, password, identity).await?;
+    // An administrator can issue certificates in turn: their entry holds the CA's key too.
+    let ca_key = (role == Role::Admin).then(|| ca.key().clone());
+    let sealed = seal(
+        state, &email_key, role, record_id, password, identity, ca_key,
+    )
+    .await?;
     let written = state
         .invoke(session, &EhrCall::Create(new_record.clone()))
         .await?;
@@ -250,8 +257,10 @@ fn new_email(state: &AppState, email: &str) -> Result<String, ServiceError> {
     }
 }
 
-/// The new person's wallet entry: their key sealed under their initial password (Argon2, on the
-/// blocking pool).
+/// The new person's wallet entry: their key (and an administrator's copy of the CA's key) sealed under
+/// their initial password (Argon2, on the blocking pool). The initial password is the registering
+/// administrator's choice, so its owner must replace it at their first login: otherwise the
+/// administrator could log in as them and sign in their name.
 async fn seal(
     state: &AppState,
     email_key: &str,
@@ -259,14 +268,23 @@ async fn seal(
     record_id: i64,
     password: String,
     identity: Identity,
+    ca_key: Option<medledger_crypto::keys::SigningKey>,
 ) -> Result<medledger_wallet::Sealed, ServiceError> {
     let params = state.inner.config.password;
     let now_ms = state.now_ms();
     let email_key = email_key.to_owned();
     tokio::task::spawn_blocking(move || {
         Wallet::seal(
-            &email_key, role, record_id, &password, &identity, params, now_ms,
+            &email_key,
+            role,
+            record_id,
+            &password,
+            &identity,
+            ca_key.as_ref(),
+            params,
+            now_ms,
         )
+        .map(medledger_wallet::Sealed::must_change_password)
     })
     .await
     .map_err(|e| ServiceError::Internal(format!("sealing task: {e}")))?

@@ -79,15 +79,18 @@ pub async fn start(options: UpOptions) -> Result<Started, StartError> {
     if let Some(password) = &admin_password {
         check_given_password(password)?;
     }
-    let wallet = Wallet::open(&data.root().join(WALLET_FILE), config.password)?;
+    medledger_node::files::create_private_dir(data.root())?;
+    let wallet_file = data.root().join(WALLET_FILE);
+    let wallet = Wallet::open(&wallet_file, config.password)?;
+    medledger_node::files::make_private(&wallet_file)?;
     let password_file = data.root().join(INITIAL_ADMIN_PASSWORD_FILE);
     let mut first_admin = None;
-    let outcome = medledger_node::init_with(&data, &init, &mut |admin| {
+    let outcome = medledger_node::init_with(&data, &init, &mut |first| {
         let password = admin_password.clone().map_or_else(
             || Password::generated(&password_file),
             |p| Password::given(p, &password_file),
         )?;
-        keep_first_admin(&wallet, &init.admin_email, &password.text, admin, &config)?;
+        keep_first_admin(&wallet, &init.admin_email, &password, first, &config)?;
         first_admin = Some(FirstAdmin {
             email: medledger_wallet::normalize_email(&init.admin_email),
             password_file: password.generated.then(|| password_file.clone()),
@@ -95,15 +98,15 @@ pub async fn start(options: UpOptions) -> Result<Started, StartError> {
         });
         Ok(())
     })?;
+    medledger_node::files::check_private(&data)?;
     let node = Node::start(&data, &node_options)?;
-    let ca = organization_ca(&data, &node)?;
     let config = ServiceConfig {
         initial_password_file: Some(password_file),
         ..config
     };
-    let state = AppState::new(Arc::new(node), wallet, ca, config);
+    let state = AppState::new(Arc::new(node), wallet, config);
     match outcome {
-        InitOutcome::Created { admin } => {
+        InitOutcome::Created { admin, .. } => {
             let email = first_admin
                 .as_ref()
                 .map_or_else(|| init.admin_email.clone(), |a| a.email.clone());
@@ -144,7 +147,7 @@ impl Password {
     /// A generated password, saved owner-only to `file` so that it can be read once.
     fn generated(file: &std::path::Path) -> Result<Password, medledger_node::NodeError> {
         let text = generate_password();
-        medledger_node::files::write_file(file, text.as_bytes(), true)?;
+        medledger_node::files::write_file(file, text.as_bytes())?;
         Ok(Password {
             text,
             generated: true,
@@ -164,13 +167,14 @@ impl Password {
     }
 }
 
-/// Seals the first administrator's key under their password into the wallet, before the genesis block
-/// is written (so that no key is ever on disk in the clear).
+/// Seals the first administrator's key and the organization CA's under their password into the wallet,
+/// before the genesis block is written (so that neither key is ever on disk in the clear). A generated
+/// password must be replaced at the first login.
 fn keep_first_admin(
     wallet: &Wallet,
     email: &str,
-    password: &str,
-    admin: &medledger_node::Identity,
+    password: &Password,
+    first: &medledger_node::init::FirstRun<'_>,
     config: &ServiceConfig,
 ) -> Result<(), medledger_node::NodeError> {
     let keep = |e: medledger_wallet::WalletError| {
@@ -178,33 +182,21 @@ fn keep_first_admin(
             "cannot keep the first administrator's key in the wallet: {e}"
         ))
     };
-    let sealed = Wallet::seal(
+    let mut sealed = Wallet::seal(
         email,
         Role::Admin,
         FIRST_ADMIN_ID,
-        password,
-        admin,
+        &password.text,
+        first.admin,
+        Some(first.ca.key()),
         config.password,
         (config.clock)(),
     )
     .map_err(keep)?;
+    if password.generated {
+        sealed = sealed.must_change_password();
+    }
     wallet.insert_first_admin(sealed).map_err(keep)
-}
-
-/// The organization CA that issues people's certificates: the channel's (first) organization's.
-fn organization_ca(
-    data: &DataDir,
-    node: &Node,
-) -> Result<medledger_crypto::x509::CertificateAuthority, StartError> {
-    let msp_id = node
-        .peer()
-        .channel()
-        .config
-        .orgs
-        .first()
-        .map(|org| org.msp_id.clone())
-        .ok_or_else(|| StartError::Config("the channel has no organization".into()))?;
-    Ok(medledger_node::init::load_ca(data, &msp_id)?)
 }
 
 /// Stops the node once nothing else holds the state: it orders and commits what is pending, then its

@@ -66,8 +66,6 @@ pub struct Inner {
     pub sessions: Sessions,
     pub login_limiter: LoginLimiter,
     pub wallet: Wallet,
-    /// The organization CA, which issues people's certificates at registration.
-    pub ca: CertificateAuthority,
     pub metrics: Metrics,
     pub config: ServiceConfig,
     /// Set when the gateway starts shutting down: readiness fails and new API calls get 503.
@@ -85,19 +83,13 @@ pub struct Written {
 }
 
 impl AppState {
-    pub fn new(
-        node: Arc<Node>,
-        wallet: Wallet,
-        ca: CertificateAuthority,
-        config: ServiceConfig,
-    ) -> AppState {
+    pub fn new(node: Arc<Node>, wallet: Wallet, config: ServiceConfig) -> AppState {
         AppState {
             inner: Arc::new(Inner {
                 node,
                 sessions: Sessions::default(),
                 login_limiter: LoginLimiter::default(),
                 wallet,
-                ca,
                 metrics: Metrics::default(),
                 config,
                 draining: AtomicBool::new(false),
@@ -122,22 +114,34 @@ impl AppState {
             .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
-    /// Whether `email` is the first administrator still using the generated password.
-    pub fn must_change_password(&self, email: &str) -> bool {
-        let Some(file) = &self.inner.config.initial_password_file else {
-            return false;
-        };
-        file.exists()
-            && matches!(
-                self.inner.wallet.person(email),
-                Ok(Some(person)) if person.role == medledger_types::Role::Admin && person.record_id == crate::start::FIRST_ADMIN_ID
-            )
+    /// The organization CA of this node's organization, with `key` (unlocked from an administrator's
+    /// wallet entry). Its certificate is the organization's root in the channel configuration.
+    pub fn organization_ca(
+        &self,
+        key: medledger_crypto::keys::SigningKey,
+    ) -> Result<CertificateAuthority, ServiceError> {
+        let channel = self.inner.node.peer().channel();
+        let org = channel
+            .config
+            .orgs
+            .first()
+            .ok_or_else(|| ServiceError::Internal("the channel has no organization".into()))?;
+        CertificateAuthority::from_parts(&org.msp_id, org.root_certificate.clone(), key)
+            .map_err(|e| ServiceError::Internal(format!("the organization CA's key: {e}")))
     }
 
-    /// After the first administrator changed the generated password, the saved copy opens nothing: remove it.
+    /// After the first administrator replaced the generated password, the saved copy opens nothing:
+    /// remove it.
     pub fn forget_initial_password(&self, email: &str) {
-        if self.must_change_password(email)
-            && let Some(file) = &self.inner.config.initial_password_file
+        let Some(file) = &self.inner.config.initial_password_file else {
+            return;
+        };
+        let first_admin = matches!(
+            self.inner.wallet.person(email),
+            Ok(Some(person)) if person.role == medledger_types::Role::Admin && person.record_id == crate::start::FIRST_ADMIN_ID
+        );
+        if first_admin
+            && file.exists()
             && let Err(e) = std::fs::remove_file(file)
         {
             tracing::warn!(file = %file.display(), error = %e, "cannot remove the saved initial password");

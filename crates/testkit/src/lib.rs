@@ -307,7 +307,15 @@ impl TestGateway {
         })
     }
 
-    /// Registers a doctor as `admin_token`; returns the 201 answer (panics otherwise).
+    /// The initial password an administrator gives a person the tests register with `password` as the
+    /// one they choose at their first login.
+    pub fn initial_password(password: &str) -> String {
+        format!("initial {password}")
+    }
+
+    /// Registers a doctor as `admin_token` with an initial password, and then, as the doctor, replaces
+    /// it with `password` (as every person registered by someone else must before anything else);
+    /// returns the registration's 201 answer (panics otherwise).
     pub async fn register_doctor(
         &self,
         admin_token: &str,
@@ -315,11 +323,12 @@ impl TestGateway {
         email: &str,
         password: &str,
     ) -> Value {
+        let initial = TestGateway::initial_password(password);
         let response = self
             .post(
                 "/api/v1/doctors",
                 Some(admin_token),
-                TestGateway::doctor_body(provider_id, email, password),
+                TestGateway::doctor_body(provider_id, email, &initial),
             )
             .await;
         assert_eq!(
@@ -328,7 +337,27 @@ impl TestGateway {
             "register doctor {email}: {}",
             response.text()
         );
+        self.enrol(email, &initial, password).await;
         response.json()
+    }
+
+    /// Logs in as a newly registered person with their `initial` password and replaces it with
+    /// `password` (panics unless both succeed).
+    pub async fn enrol(&self, email: &str, initial: &str, password: &str) {
+        let token = self.login(email, initial).await;
+        let changed = self
+            .post(
+                "/api/v1/auth/password",
+                Some(&token),
+                json!({"current_password": initial, "new_password": password}),
+            )
+            .await;
+        assert_eq!(
+            changed.status,
+            StatusCode::NO_CONTENT,
+            "{email} replaces the initial password: {}",
+            changed.text()
+        );
     }
 
     /// Registers doctor `provider_id` as `doctor{provider_id}@hospital.test` with [`DOCTOR_PASSWORD`]

@@ -9,10 +9,16 @@
 //! durable on commit (fsync), so a password change that replaces the hash and re-encrypts the key is
 //! all-or-nothing; and one file holds everyone, so no file names are derived from emails.
 //!
-//! **Entry format** (value of table `people`, key = lower-cased email), borsh, [`ENTRY_FORMAT_VERSION`] 1:
+//! **Entry format** (value of table `people`, key = lower-cased email), borsh, [`ENTRY_FORMAT_VERSION`] 2:
 //! `format_version u8, email string, role u8, record_id i64, password_hash string (PHC, $argon2id$...),
 //! kdf {memory_kib u32, iterations u32, parallelism u32}, kdf_salt [u8; 16], nonce [u8; 12],
-//! sealed_seed bytes (32 + 16-byte tag), certificate bytes (DER), on_ledger bool, updated_ms i64`.
+//! sealed_seed bytes (32 + 16-byte tag), certificate bytes (DER), on_ledger bool, updated_ms i64,
+//! sealed_ca option<{nonce [u8; 12], ciphertext bytes (32 + 16)}>, must_change_password bool`.
+//!
+//! **The organization CA's key** lives only here, sealed in each administrator's entry under the same
+//! password-derived key (AAD `"medledger-wallet-ca-v1" 0x00 email`): it is unlocked at an
+//! administrator's login and held in that session only, so a node's disk, and a node with no
+//! administrator logged in, cannot issue certificates.
 //!
 //! **Key encryption.** `kek = Argon2id(password, kdf_salt, kdf)` (32 bytes); `sealed_seed =
 //! AES-256-GCM(kek, nonce, seed, aad)` with `aad = "medledger-wallet-v1" 0x00 email 0x00 role
@@ -42,7 +48,7 @@ use zeroize::Zeroizing;
 /// The wallet's file name inside the data directory.
 pub const WALLET_FILE: &str = "wallet.redb";
 /// The entry layout version written by this code.
-pub const ENTRY_FORMAT_VERSION: u8 = 1;
+pub const ENTRY_FORMAT_VERSION: u8 = 2;
 /// Largest stored entry accepted when reading (a certificate is at most `CERTIFICATE_BYTES_MAX`).
 pub const ENTRY_BYTES_MAX: usize = 16 * 1024;
 /// Longest email stored, in bytes (as the contract's short texts).
@@ -52,6 +58,8 @@ pub const KDF_SALT_BYTES: usize = 16;
 
 const PEOPLE: TableDefinition<&str, &[u8]> = TableDefinition::new("people");
 const AAD_PREFIX: &[u8] = b"medledger-wallet-v1";
+/// What the organization CA's key is sealed with, beside the person's own key.
+const CA_AAD_PREFIX: &[u8] = b"medledger-wallet-ca-v1";
 
 /// Argon2id cost: used for new password hashes and key encryptions. Stored with each hash and each
 /// encrypted key, so changing it later affects only passwords set from then on.
@@ -120,6 +128,19 @@ struct Entry {
     certificate: Vec<u8>,
     on_ledger: bool,
     updated_ms: i64,
+    /// The organization CA's key, sealed under the same password (administrators only): the only copy
+    /// of it anywhere, so that certificates are issued only while an administrator is logged in.
+    sealed_ca: Option<SealedSecret>,
+    /// The password was chosen by someone else (the registering administrator, or generated at the
+    /// first run): it must be replaced before anything else.
+    must_change_password: bool,
+}
+
+/// A secret sealed with AES-256-GCM under an entry's password-derived key.
+#[derive(Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+struct SealedSecret {
+    nonce: [u8; 12],
+    ciphertext: Vec<u8>,
 }
 
 /// What the wallet tells about a person without their password.
@@ -132,6 +153,10 @@ pub struct Person {
     /// Whether the person's profile is known to be on the ledger (false only for a first administrator
     /// whose profile has not been recorded yet).
     pub on_ledger: bool,
+    /// Whether the password was chosen by someone else and must be replaced before anything else.
+    pub must_change_password: bool,
+    /// Whether the entry holds the organization CA's key (administrators).
+    pub holds_ca_key: bool,
 }
 
 /// A person whose password unlocked their key.
@@ -139,11 +164,21 @@ pub struct Person {
 pub struct Unlocked {
     pub person: Person,
     pub identity: Identity,
+    /// The organization CA's key, for administrators.
+    pub ca_key: Option<SigningKey>,
 }
 
 /// A person's credentials sealed under their password, ready to store (the expensive part, done before
 /// the ledger write so that storing after it is a cheap file write).
 pub struct Sealed(Entry);
+
+impl Sealed {
+    /// Marks the password as chosen by someone else: its owner must replace it at their first login.
+    pub fn must_change_password(mut self) -> Sealed {
+        self.0.must_change_password = true;
+        self
+    }
+}
 
 impl std::fmt::Debug for Sealed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -206,13 +241,16 @@ impl Wallet {
         }
     }
 
-    /// Hashes `password` and encrypts `identity`'s key under it. Expensive (two Argon2 runs).
+    /// Hashes `password` and encrypts `identity`'s key under it, and the organization CA's key `ca_key`
+    /// when given (administrators). Expensive (two Argon2 runs).
+    #[allow(clippy::too_many_arguments)]
     pub fn seal(
         email: &str,
         role: Role,
         record_id: i64,
         password: &str,
         identity: &Identity,
+        ca_key: Option<&SigningKey>,
         params: PasswordParams,
         now_ms: i64,
     ) -> Result<Sealed, WalletError> {
@@ -232,6 +270,22 @@ impl Wallet {
                 },
             )
             .map_err(|_| WalletError::Crypto("AES-GCM encryption failed".into()))?;
+        let sealed_ca = ca_key
+            .map(|key| {
+                let nonce = random_bytes::<12>();
+                let seed = Zeroizing::new(key.seed());
+                Aes256Gcm::new(&(*kek).into())
+                    .encrypt(
+                        &Nonce::from(nonce),
+                        Payload {
+                            msg: seed.as_slice(),
+                            aad: &ca_aad(&email),
+                        },
+                    )
+                    .map(|ciphertext| SealedSecret { nonce, ciphertext })
+                    .map_err(|_| WalletError::Crypto("AES-GCM encryption failed".into()))
+            })
+            .transpose()?;
         Ok(Sealed(Entry {
             format_version: ENTRY_FORMAT_VERSION,
             email,
@@ -245,6 +299,8 @@ impl Wallet {
             certificate: identity.certificate.clone(),
             on_ledger: true,
             updated_ms: now_ms,
+            sealed_ca,
+            must_change_password: false,
         }))
     }
 
@@ -317,18 +373,26 @@ impl Wallet {
         if !verify_password(&entry.password_hash, password.as_bytes())? {
             return Err(WalletError::WrongCredentials);
         }
-        let key = open_seed(&entry, password)?;
+        let kek = derive_kek(entry.kdf, password.as_bytes(), &entry.kdf_salt)?;
+        let key = open_seed(&entry, &kek)?;
+        let ca_key = entry
+            .sealed_ca
+            .as_ref()
+            .map(|sealed| open_ca_key(&entry, sealed, &kek))
+            .transpose()?;
         Ok(Unlocked {
             person: person(&entry),
             identity: Identity {
                 key,
                 certificate: entry.certificate,
             },
+            ca_key,
         })
     }
 
-    /// Replaces the password: checks `current`, hashes `new` and re-encrypts the key under it, in one
-    /// durable write. Expensive (four Argon2 runs). Outcomes: `Ok`; `WrongCredentials` (unknown email or
+    /// Replaces the password: checks `current`, hashes `new` and re-encrypts the keys under it, in one
+    /// durable write; the new password is the person's own, so no change is asked of them any more.
+    /// Expensive (four Argon2 runs). Outcomes: `Ok`; `WrongCredentials` (unknown email or
     /// wrong current password); a storage error (nothing changed).
     pub fn change_password(
         &self,
@@ -346,6 +410,7 @@ impl Wallet {
             unlocked.person.record_id,
             new,
             &unlocked.identity,
+            unlocked.ca_key.as_ref(),
             params,
             now_ms,
         )?
@@ -387,6 +452,8 @@ fn person(entry: &Entry) -> Person {
         record_id: entry.record_id,
         certificate: entry.certificate.clone(),
         on_ledger: entry.on_ledger,
+        must_change_password: entry.must_change_password,
+        holds_ca_key: entry.sealed_ca.is_some(),
     }
 }
 
@@ -420,6 +487,14 @@ fn aad(email: &str, role: Role, certificate: &[u8]) -> Vec<u8> {
     aad
 }
 
+fn ca_aad(email: &str) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(CA_AAD_PREFIX.len() + email.len() + 1);
+    aad.extend_from_slice(CA_AAD_PREFIX);
+    aad.push(0);
+    aad.extend_from_slice(email.as_bytes());
+    aad
+}
+
 fn hash_password(params: PasswordParams, password: &[u8]) -> Result<String, WalletError> {
     let hash: PasswordHash = params
         .argon2()?
@@ -449,12 +524,41 @@ fn derive_kek(
     Ok(kek)
 }
 
-fn open_seed(entry: &Entry, password: &str) -> Result<SigningKey, WalletError> {
+/// The organization CA's key sealed in `entry`, opened with the entry's key-encryption key.
+fn open_ca_key(
+    entry: &Entry,
+    sealed: &SealedSecret,
+    kek: &[u8; 32],
+) -> Result<SigningKey, WalletError> {
+    let seed = Zeroizing::new(
+        Aes256Gcm::new(&(*kek).into())
+            .decrypt(
+                &Nonce::from(sealed.nonce),
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad: &ca_aad(&entry.email),
+                },
+            )
+            .map_err(|_| WalletError::Corrupted {
+                email: entry.email.clone(),
+                detail: "the organization CA's key does not open".into(),
+            })?,
+    );
+    let seed: [u8; 32] = seed
+        .as_slice()
+        .try_into()
+        .map_err(|_| WalletError::Corrupted {
+            email: entry.email.clone(),
+            detail: "the organization CA's key is not 32 bytes".into(),
+        })?;
+    Ok(SigningKey::from_seed(&seed))
+}
+
+fn open_seed(entry: &Entry, kek: &[u8; 32]) -> Result<SigningKey, WalletError> {
     let corrupted = |detail: &str| WalletError::Corrupted {
         email: entry.email.clone(),
         detail: detail.to_owned(),
     };
-    let kek = derive_kek(entry.kdf, password.as_bytes(), &entry.kdf_salt)?;
     let aad = aad(&entry.email, entry.role, &entry.certificate);
     let seed = Zeroizing::new(
         Aes256Gcm::new(&(*kek).into())
@@ -516,6 +620,7 @@ mod tests {
             10,
             "correct horse battery",
             &ana,
+            None,
             CHEAP,
             1,
         )
@@ -568,6 +673,7 @@ mod tests {
                 10,
                 "correct horse battery",
                 &ana,
+                None,
                 CHEAP,
                 1,
             )
@@ -593,6 +699,7 @@ mod tests {
                 10,
                 "correct horse battery",
                 &ana,
+                None,
                 CHEAP,
                 1,
             )
@@ -611,5 +718,63 @@ mod tests {
             wallet.unlock("eve@hospital.cu", "correct horse battery"),
             Err(WalletError::Corrupted { .. })
         ));
+    }
+
+    #[test]
+    fn the_ca_key_opens_only_with_the_administrators_password_and_survives_a_change() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join(WALLET_FILE);
+        let wallet = Wallet::open(&path, CHEAP).expect("open");
+        let raul = identity("raul@hospital.cu");
+        let ca_key = SigningKey::generate();
+        let sealed = Wallet::seal(
+            "raul@hospital.cu",
+            Role::Admin,
+            2,
+            "chosen by another admin",
+            &raul,
+            Some(&ca_key),
+            CHEAP,
+            1,
+        )
+        .expect("seal")
+        .must_change_password();
+        wallet.insert_new(sealed).expect("insert");
+        let person = wallet
+            .person("raul@hospital.cu")
+            .expect("read")
+            .expect("there");
+        assert!(person.holds_ca_key && person.must_change_password);
+        let unlocked = wallet
+            .unlock("raul@hospital.cu", "chosen by another admin")
+            .expect("unlock");
+        assert_eq!(unlocked.ca_key.map(|k| k.seed()), Some(ca_key.seed()));
+        let bytes = std::fs::read(&path).expect("read");
+        assert!(
+            !bytes.windows(32).any(|w| w == ca_key.seed()),
+            "never in the clear"
+        );
+
+        wallet
+            .change_password(
+                "raul@hospital.cu",
+                "chosen by another admin",
+                "my own passphrase",
+                CHEAP,
+                2,
+            )
+            .expect("change");
+        let person = wallet
+            .person("raul@hospital.cu")
+            .expect("read")
+            .expect("there");
+        assert!(
+            !person.must_change_password,
+            "the password is the person's own now"
+        );
+        let again = wallet
+            .unlock("raul@hospital.cu", "my own passphrase")
+            .expect("unlock");
+        assert_eq!(again.ca_key.map(|k| k.seed()), Some(ca_key.seed()));
     }
 }

@@ -548,8 +548,8 @@ static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "first_run.change_password",
-        "Please change the generated password before you go on.",
-        "Cambie la contraseña generada antes de continuar.",
+        "Your password was chosen for you: choose your own before you go on.",
+        "Su contraseña fue elegida por otra persona: elija la suya antes de continuar.",
     ),
     // Errors: field codes (contract and gateway) and problem codes.
     ("error.title", "Error", "Error"),
@@ -644,6 +644,26 @@ static MESSAGES: &[(&str, &str, &str)] = &[
         "error.forbidden",
         "You are not allowed to do this.",
         "No tiene permiso para hacer esto.",
+    ),
+    (
+        "error.password_change_required",
+        "Choose your own password first.",
+        "Primero elija su propia contraseña.",
+    ),
+    (
+        "error.blank",
+        "Has nothing visible in it: leave it empty instead.",
+        "No tiene nada visible: déjelo vacío.",
+    ),
+    (
+        "error.control_character",
+        "Holds a control character, which is not allowed here.",
+        "Contiene un carácter de control, que aquí no se admite.",
+    ),
+    (
+        "error.bidi_control",
+        "Holds a character that reverses the direction of the text, which is not allowed in names.",
+        "Contiene un carácter que invierte la dirección del texto, que no se admite en nombres.",
     ),
     (
         "error.not_found",

@@ -214,9 +214,10 @@ impl FromRequestParts<AppState> for WebUser {
             Err(ServiceError::Unauthorized) => return Err(WebRejection::Login { next: path }),
             Err(e) => return Err(WebRejection::Api(e)),
         };
-        // The first administrator replaces the generated password before anything else.
+        // A password someone else chose (the registering administrator's, or the generated first one) is
+        // replaced before anything else.
         if !(parts.uri.path() == "/password" || parts.uri.path() == "/logout")
-            && state.must_change_password(&session.email)
+            && session.must_change_password
         {
             return Err(WebRejection::ChangePassword);
         }
