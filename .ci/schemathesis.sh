@@ -204,9 +204,14 @@ def _plausible_birth_years(fields):
     if not isinstance(fields, dict):
         return
     year = fields.get("year_of_birth")
+    # JSON Schema's integers include whole numbers written with a fraction (`2084.0`), as the server's.
+    if isinstance(year, float) and year.is_integer():
+        year = int(year)
     if isinstance(year, int) and not isinstance(year, bool):
         leap_day = fields.get("month_of_birth") == 2 and fields.get("day_of_birth") == 29
-        fields["year_of_birth"] = _plausible_birth_year(year, leap_day)
+        plausible = _plausible_birth_year(year, leap_day)
+        if plausible != year:
+            fields["year_of_birth"] = plausible
     birth = fields.get("birth_datetime")
     if _as_datetime(birth) is not None:
         year = _plausible_birth_year(int(birth[:4]), birth[5:10] == "02-29")

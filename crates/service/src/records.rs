@@ -794,6 +794,13 @@ mod tests {
             integral_numbers(json),
             serde_json::json!({"a": 7, "b": 1000, "c": 7.5, "d": "7.0", "e": 0, "f": 1e300})
         );
+        // Read exactly: a whole number below 2^53 written with a fraction is that number (JSON parsers
+        // that round to the nearest float but one would make it `...70.5`, not an integer).
+        let text: Value = serde_json::from_str(r#"{"a": 4337481962067470.0}"#).expect("JSON");
+        assert_eq!(
+            integral_numbers(text),
+            serde_json::json!({"a": 4_337_481_962_067_470_i64})
+        );
         let mut drug = serde_json::to_value(medledger_contract::ehr::samples::drug_exposure(1, 1))
             .expect("serializes");
         drug["refills"] = serde_json::json!(2.0);
