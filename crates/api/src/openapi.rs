@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document of the REST API, generated from the handlers: each module's `routes()` is an
-//! [`OpenApiRouter`] whose handlers carry `#[utoipa::path]`, and [`crate::router`] merges them and serves
+//! [`OpenApiRouter`] whose handlers carry `#[utoipa::path]`, and [`crate::routes`] merges them and serves
 //! the result at [`DOCUMENT_PATH`].
 //!
 //! **The record models are described once, in the contract** (`medledger_contract::ehr::fields`, one

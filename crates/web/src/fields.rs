@@ -2,7 +2,7 @@
 //! and the JSON the models deserialize.
 //!
 //! The fields themselves are described once, in the contract (`medledger_contract::ehr::fields`: name,
-//! type, required, limits). What the web application adds is here, per field name ([`Label`]): labels
+//! type, required, limits). What the web application adds is here, per field name (`Label`): labels
 //! in Spanish and English, help where an OMOP concept id needs explaining, suggested concept ids and
 //! whether they are the only options (a `<select>`), and the form order. [`fields`] joins the two at
 //! compile time, for each [`RecordKind`]: every field of its model except `certificate` (the
@@ -13,7 +13,7 @@
 //! limit from the contract, and its texts from its label.
 //!
 //! A new model field therefore needs its labels here and no new template: a field without them, or a
-//! label naming a field the model lacks, does not compile ([`specs`]).
+//! label naming a field the model lacks, does not compile (`specs`).
 //!
 //! Conversions: [`form_to_json`] turns the strings of a submitted form into the JSON object of a model (or
 //! every field's error, so the page can show each next to its input with the typed values kept);
@@ -119,12 +119,12 @@ pub struct Choice {
 }
 
 /// One field of a model, as a form shows it: the contract's field ([`Field`]: name, type, required,
-/// length limit) with what the web adds ([`Label`]: labels, help, choices, `<select>` or not).
+/// length limit) with what the web adds (`Label`: labels, help, choices, `<select>` or not).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct FieldSpec {
     /// The OMOP column (and serde field) name; also the form input's `name`.
     pub name: &'static str,
-    /// From the contract's field type ([`InputKind::of`]).
+    /// From the contract's field type (`InputKind::of`).
     pub input: InputKind,
     /// The model requires it ([`Field::required`]: a non-`Option` field). See also
     /// [`FieldSpec::form_required`].
