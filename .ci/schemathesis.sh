@@ -114,15 +114,19 @@ SCHEMA_URL="$BASE/api/v1/openapi.json"
 curl --silent --show-error --fail --max-time 30 "$SCHEMA_URL" -o "$WORK/openapi.json"
 openapi-spec-validator "$WORK/openapi.json"
 
-# Two rules relate values that JSON Schema cannot compare, so the document states them in words and the
-# generator is taught them here (hooks change generated data only; every check stays on, and data that
-# breaks the schema still reaches the server): a drug exposure's end dates are not before its start
-# date, nor its end datetime before its start datetime (else 422), and a consistency proof's `from` is
-# not after its `to` (else 400). Without them schemathesis calls such requests "schema-valid but
-# rejected". The hooks only reorder values the generator already drew, in schema-valid cases only.
+# Three rules relate values to what JSON Schema cannot compare them with, so the document states them in
+# words and the generator is taught them here (hooks change generated data only; every check stays on,
+# and data that breaks the schema still reaches the server): a drug exposure's end dates are not before
+# its start date, nor its end datetime before its start datetime (else 422); a consistency proof's
+# `from` is not after its `to` (else 400); and a year of birth (`year_of_birth` of patients and
+# doctors, the year of a patient's `birth_datetime`) is not after the current year, which the document
+# does not name so that it stays the same every year (else 422). Without them schemathesis calls such
+# requests "schema-valid but rejected". In schema-valid cases only, the hooks reorder values the
+# generator drew, and bring a year of birth after the current UTC year (or, for `birth_datetime`, whose
+# pattern allows any year, before 1850) to the nearest plausible one, a leap year for February 29th.
 cat >"$WORK/medledger_schemathesis_hooks.py" <<'PYTHON'
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 import schemathesis
 
@@ -173,6 +177,52 @@ def order_drug_exposure_dates(context, case):
     if _positive(case) and isinstance(case.body, dict):
         _order_drug_exposure_dates(case.body)
         _order_drug_exposure_dates(case.body.get("changes"))
+    return case
+
+
+BIRTH_YEAR_MIN = 1850
+
+
+def _is_leap(year):
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _plausible_birth_year(year, leap_day):
+    """The year nearest `year` in BIRTH_YEAR_MIN..=the current UTC year (a leap year if the birth is on
+    February 29th); `year` itself when it is one."""
+    this_year = datetime.now(timezone.utc).year
+    if BIRTH_YEAR_MIN <= year <= this_year:
+        return year
+    nearest = min(max(year, BIRTH_YEAR_MIN), this_year)
+    step = -1 if nearest == this_year else 1
+    while leap_day and not _is_leap(nearest):
+        nearest += step
+    return nearest
+
+
+def _plausible_birth_years(fields):
+    if not isinstance(fields, dict):
+        return
+    year = fields.get("year_of_birth")
+    # JSON Schema's integers include whole numbers written with a fraction (`2084.0`), as the server's.
+    if isinstance(year, float) and year.is_integer():
+        year = int(year)
+    if isinstance(year, int) and not isinstance(year, bool):
+        leap_day = fields.get("month_of_birth") == 2 and fields.get("day_of_birth") == 29
+        plausible = _plausible_birth_year(year, leap_day)
+        if plausible != year:
+            fields["year_of_birth"] = plausible
+    birth = fields.get("birth_datetime")
+    if _as_datetime(birth) is not None:
+        year = _plausible_birth_year(int(birth[:4]), birth[5:10] == "02-29")
+        fields["birth_datetime"] = f"{year:04d}{birth[4:]}"
+
+
+@schemathesis.hook("map_case").apply_to(method="POST", path_regex=r"^/api/v1/(patients|doctors)(/\{id\}/amendments)?$")
+def plausible_birth_years(context, case):
+    if _positive(case) and isinstance(case.body, dict):
+        _plausible_birth_years(case.body)
+        _plausible_birth_years(case.body.get("changes"))
     return case
 
 

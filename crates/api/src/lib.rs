@@ -35,12 +35,10 @@ pub fn routes() -> Router<AppState> {
     routes.merge(document_route)
 }
 
-/// The OpenAPI document of [`routes`], as served at [`openapi::DOCUMENT_PATH`] this year (by the system
-/// clock).
+/// The OpenAPI document of [`routes`], as served at [`openapi::DOCUMENT_PATH`].
 pub fn openapi_document() -> serde_json::Value {
     let (_, document) = api();
-    let year = medledger_contract::ehr::values::year_of_unix_millis(medledger_node::now_ms());
-    openapi::at_year(&openapi::serve(document).1, year)
+    openapi::serve(document).1
 }
 
 /// Every route and the document generated from them. Each module's `routes()` is an [`OpenApiRouter`];
@@ -52,10 +50,8 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(records::routes())
         .merge(ledger::routes())
         .merge(openapi::routes());
-    let (routes, mut document) = OpenApiRouter::with_openapi(openapi::base())
+    OpenApiRouter::with_openapi(openapi::base())
         .nest("/api/v1", v1)
         .merge(ops::routes())
-        .split_for_parts();
-    openapi::document_withheld_records(&mut document);
-    (routes, document)
+        .split_for_parts()
 }

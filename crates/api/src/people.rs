@@ -22,60 +22,17 @@ use medledger_contract::ehr::{Admin, Doctor};
 use medledger_service::AppState;
 use medledger_service::people::{register_admin, register_doctor};
 use medledger_service::records::{self, get_record, list_records};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::ApiError;
 use crate::auth::Authenticated;
 use crate::error::{JsonBody, PathParams, Problem, QueryParams};
-use crate::openapi::models::{AdminDoc, DoctorDoc};
+use crate::openapi::models::{AdminDoc, DoctorDoc, NewAdminDoc, NewDoctorDoc};
 use crate::openapi::views::{RecordPage, RecordVersion};
 use crate::records::ListParams;
-
-/// `POST /admins` body: the profile without the certificate (the gateway issues it), and the initial
-/// password. (Documentation only: the service parses the body.)
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewAdmin {
-    pub admin_id: i64,
-    pub given_name: String,
-    pub family_name: String,
-    pub email: String,
-    /// The initial password, at least 12 characters.
-    #[schema(format = Password)]
-    pub password: String,
-}
-
-/// `POST /doctors` body: the profile without the certificate (the gateway issues it), and the initial
-/// password. Optional fields may be left out.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewDoctor {
-    pub provider_id: i64,
-    pub provider_name: Option<String>,
-    pub npi: Option<String>,
-    pub dea: Option<String>,
-    pub specialty_concept_id: Option<i64>,
-    pub care_site_id: Option<i64>,
-    pub year_of_birth: Option<i64>,
-    pub gender_concept_id: Option<i64>,
-    pub provider_source_value: Option<String>,
-    pub specialty_source_value: Option<String>,
-    pub specialty_source_concept_id: Option<i64>,
-    pub gender_source_value: Option<String>,
-    pub gender_source_concept_id: Option<i64>,
-    pub given_name: String,
-    pub second_given_name: Option<String>,
-    pub family_name: String,
-    pub second_family_name: Option<String>,
-    pub email: String,
-    /// The initial password, at least 12 characters.
-    #[schema(format = Password)]
-    pub password: String,
-}
 
 fn created(location: String, body: impl Serialize) -> Response {
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
@@ -116,7 +73,7 @@ pub async fn list_admins(
     post,
     path = "/admins",
     tag = "people",
-    request_body = NewAdmin,
+    request_body = NewAdminDoc,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Registered and committed", body = RecordVersion<AdminDoc>),
@@ -193,7 +150,7 @@ pub async fn list_doctors(
     post,
     path = "/doctors",
     tag = "people",
-    request_body = NewDoctor,
+    request_body = NewDoctorDoc,
     security(("bearer" = [])),
     responses(
         (status = 201, description = "Registered and committed", body = RecordVersion<DoctorDoc>),

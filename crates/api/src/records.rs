@@ -32,14 +32,17 @@ use medledger_service::records::{
 };
 use serde::Deserialize;
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::ApiError;
 use crate::auth::Authenticated;
 use crate::error::{JsonBody, PathParams, Problem, QueryParams};
-use crate::openapi::models::{AdminDoc, DoctorDoc, DrugExposureDoc, NoteDoc, PatientDoc};
+use crate::openapi::models::{
+    AdminAmendmentDoc, AdminDoc, DoctorAmendmentDoc, DoctorDoc, DrugExposureAmendmentDoc,
+    DrugExposureDoc, NoteAmendmentDoc, NoteDoc, PatientAmendmentDoc, PatientDoc,
+};
 use crate::openapi::views::{RecordPage, RecordVersion};
 
 /// `?limit=` and `?cursor=` of a list.
@@ -79,21 +82,6 @@ impl From<HistoryParams> for HistoryQuery {
             cursor: params.cursor,
         }
     }
-}
-
-/// An amendment: the fields to change and why. (Documentation only: the document describes one
-/// amendment body per kind of record, `PatientAmendment` and so on, whose `changes` list the fields
-/// that kind may change: see [`crate::openapi`].)
-#[derive(ToSchema)]
-#[schema(as = AmendmentRequest)]
-#[allow(dead_code)]
-pub struct AmendmentSchema {
-    /// The fields to change, by their OMOP names, with their new values. They are merged over the
-    /// current version; the id, the patient and a person's email cannot change.
-    #[schema(value_type = Object)]
-    changes: Value,
-    /// Why the record is amended; kept in its history.
-    reason: String,
 }
 
 // --- handlers --------------------------------------------------------------------------------------
@@ -180,7 +168,7 @@ macro_rules! collection_handlers {
 /// Amendment and history handlers of one collection.
 macro_rules! version_handlers {
     (
-        model = $model:ty, doc = $doc:ty, tag = $tag:literal,
+        model = $model:ty, doc = $doc:ty, amendment = $amendment:ty, tag = $tag:literal,
         amendments = $amendments:literal, history = $history:literal,
         amend = $amend:ident, versions = $versions:ident,
         what = $what:literal, writers = $writers:literal $(,)?
@@ -194,7 +182,7 @@ macro_rules! version_handlers {
                  transaction has committed."
             ),
             params(("id" = i64, Path, description = "The record's id")),
-            request_body(content = AmendmentSchema, content_type = "application/json"),
+            request_body(content = $amendment, content_type = "application/json"),
             responses(
                 (status = 201, description = "The new version, committed", body = RecordVersion<$doc>),
                 (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
@@ -321,6 +309,7 @@ patient_records_handler!(
 version_handlers!(
     model = Patient,
     doc = PatientDoc,
+    amendment = PatientAmendmentDoc,
     tag = "patients",
     amendments = "/patients/{id}/amendments",
     history = "/patients/{id}/history",
@@ -332,6 +321,7 @@ version_handlers!(
 version_handlers!(
     model = Note,
     doc = NoteDoc,
+    amendment = NoteAmendmentDoc,
     tag = "notes",
     amendments = "/notes/{id}/amendments",
     history = "/notes/{id}/history",
@@ -343,6 +333,7 @@ version_handlers!(
 version_handlers!(
     model = DrugExposure,
     doc = DrugExposureDoc,
+    amendment = DrugExposureAmendmentDoc,
     tag = "drug-exposures",
     amendments = "/drug-exposures/{id}/amendments",
     history = "/drug-exposures/{id}/history",
@@ -354,6 +345,7 @@ version_handlers!(
 version_handlers!(
     model = Doctor,
     doc = DoctorDoc,
+    amendment = DoctorAmendmentDoc,
     tag = "doctors",
     amendments = "/doctors/{id}/amendments",
     history = "/doctors/{id}/history",
@@ -365,6 +357,7 @@ version_handlers!(
 version_handlers!(
     model = Admin,
     doc = AdminDoc,
+    amendment = AdminAmendmentDoc,
     tag = "admins",
     amendments = "/admins/{id}/amendments",
     history = "/admins/{id}/history",

@@ -18,7 +18,8 @@
 //! but the ledger's current state refuses it: the id exists, the patient of a note or drug exposure
 //! does not, or an amendment's change does not fit the fields it leaves as they are (an end before
 //! the current start, a day the current month lacks). `errors` names the fields either way. An
-//! amendment may not name the id, the patient, or a person's email or certificate ([`Served::IMMUTABLE`]).
+//! amendment may not name the id, the patient, or a person's email or certificate (the fields the
+//! contract's field description calls immutable, [`Field::immutable`]).
 //!
 //! Handlers only translate: a read is one query, a write one transaction signed by the logged-in
 //! person ([`AppState::query`], [`AppState::invoke`]); the contract decides who may do what and what is
@@ -30,9 +31,10 @@
 
 use std::time::Instant;
 
+use medledger_contract::ehr::fields::{self, Field};
 use medledger_contract::ehr::{
     Admin, Doctor, DrugExposure, EhrCall, HistoryPage, Model, NewRecord, Note, Page, Patient,
-    Record, RecordHeader, decode_response,
+    Record, RecordHeader, RecordKind, decode_response,
 };
 use medledger_contract::error::codes;
 use medledger_node::InvokeError;
@@ -49,9 +51,6 @@ use crate::{AppState, ServiceError};
 
 /// A record model that people create, read, amend and list.
 pub trait Served: Model + Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
-    /// The fields an amendment may not name: the id, the patient of a note or drug exposure, and a
-    /// person's email and certificate (issued by the organization CA at registration).
-    const IMMUTABLE: &'static [&'static str];
     /// The record as the contract's call carries it.
     fn into_new(self) -> NewRecord;
     /// The model in `record`, if it is of this kind.
@@ -59,7 +58,6 @@ pub trait Served: Model + Serialize + DeserializeOwned + Clone + Send + Sync + '
 }
 
 impl Served for Patient {
-    const IMMUTABLE: &'static [&'static str] = &["person_id"];
     fn into_new(self) -> NewRecord {
         NewRecord::Patient(self)
     }
@@ -71,7 +69,6 @@ impl Served for Patient {
     }
 }
 impl Served for Note {
-    const IMMUTABLE: &'static [&'static str] = &["note_id", "person_id"];
     fn into_new(self) -> NewRecord {
         NewRecord::Note(self)
     }
@@ -83,7 +80,6 @@ impl Served for Note {
     }
 }
 impl Served for DrugExposure {
-    const IMMUTABLE: &'static [&'static str] = &["drug_exposure_id", "person_id"];
     fn into_new(self) -> NewRecord {
         NewRecord::DrugExposure(self)
     }
@@ -95,7 +91,6 @@ impl Served for DrugExposure {
     }
 }
 impl Served for Doctor {
-    const IMMUTABLE: &'static [&'static str] = &["provider_id", "email", "certificate"];
     fn into_new(self) -> NewRecord {
         NewRecord::Doctor(self)
     }
@@ -107,7 +102,6 @@ impl Served for Doctor {
     }
 }
 impl Served for Admin {
-    const IMMUTABLE: &'static [&'static str] = &["admin_id", "email", "certificate"];
     fn into_new(self) -> NewRecord {
         NewRecord::Admin(self)
     }
@@ -372,12 +366,13 @@ fn between_backticks(message: &str, prefix: &str) -> Option<String> {
     rest.split_once('`').map(|(name, _)| name.to_owned())
 }
 
-/// Merges `changes` over `current` (both JSON objects of one model): every changed field must exist
-/// and not be one of `immutable`.
+/// Merges `changes` over `current` (both JSON objects of a `kind` model): every changed field must exist
+/// and not be immutable ([`Field::immutable`]: the id, the patient of a note or drug exposure, a
+/// person's email and certificate).
 fn merge(
+    kind: RecordKind,
     current: Value,
     changes: serde_json::Map<String, Value>,
-    immutable: &[&str],
 ) -> Result<Value, ServiceError> {
     let Value::Object(mut fields) = current else {
         return Err(ServiceError::Internal(
@@ -400,7 +395,7 @@ fn merge(
                     "unknown_field",
                     format!("no field {name}"),
                 ))
-            } else if immutable.contains(&name.as_str()) {
+            } else if fields::field(kind, name).is_some_and(Field::immutable) {
                 Some(FieldProblem::new(
                     name,
                     medledger_contract::error::codes::IMMUTABLE,
@@ -565,7 +560,7 @@ pub async fn amend_record<M: Served>(
         };
         let current = serde_json::to_value(&current)
             .map_err(|e| ServiceError::Internal(format!("a record as JSON: {e}")))?;
-        let merged = merge(current, amendment.changes.clone(), M::IMMUTABLE)?;
+        let merged = merge(M::KIND, current, amendment.changes.clone())?;
         let model: M = parse_record(merged.clone())?;
         let call = EhrCall::Amend {
             kind: M::KIND,
@@ -784,30 +779,28 @@ mod tests {
     }
 
     #[test]
-    fn merging_refuses_unknown_fields_and_empty_changes() {
-        let current = serde_json::json!({"a": 1, "b": 2});
+    fn merging_refuses_unknown_and_immutable_fields_and_empty_changes() {
+        let current = serde_json::json!({"note_id": 1, "person_id": 2, "note_title": "a"});
         let changes = |v: Value| v.as_object().cloned().expect("object");
+        let merged = |v: Value| merge(RecordKind::Note, current.clone(), changes(v));
         assert_eq!(
-            merge(
-                current.clone(),
-                changes(serde_json::json!({"b": 3})),
-                &["a"]
-            )
-            .ok(),
-            Some(serde_json::json!({"a": 1, "b": 3}))
+            merged(serde_json::json!({"note_title": "b"})).ok(),
+            Some(serde_json::json!({"note_id": 1, "person_id": 2, "note_title": "b"}))
         );
         assert!(matches!(
-            merge(current.clone(), changes(serde_json::json!({"c": 3})), &["a"]),
-            Err(ServiceError::Validation(p)) if p[0].field == "c"
+            merged(serde_json::json!({"colour": 3})),
+            Err(ServiceError::Validation(p)) if p[0].field == "colour"
         ));
-        assert!(
-            matches!(
-                merge(current.clone(), changes(serde_json::json!({"a": 1})), &["a"]),
-                Err(ServiceError::Validation(p)) if p[0].code == "immutable",
-            ),
-            "even unchanged"
-        );
-        assert!(merge(current, serde_json::Map::new(), &[]).is_err());
+        for immutable in ["note_id", "person_id"] {
+            assert!(
+                matches!(
+                    merged(serde_json::json!({immutable: current[immutable]})),
+                    Err(ServiceError::Validation(p)) if p[0].code == "immutable",
+                ),
+                "{immutable}, even unchanged"
+            );
+        }
+        assert!(merged(serde_json::json!({})).is_err());
     }
 
     #[test]
@@ -817,6 +810,13 @@ mod tests {
         assert_eq!(
             integral_numbers(json),
             serde_json::json!({"a": 7, "b": 1000, "c": 7.5, "d": "7.0", "e": 0, "f": 1e300})
+        );
+        // Read exactly: a whole number below 2^53 written with a fraction is that number (JSON parsers
+        // that round to the nearest float but one would make it `...70.5`, not an integer).
+        let text: Value = serde_json::from_str(r#"{"a": 4337481962067470.0}"#).expect("JSON");
+        assert_eq!(
+            integral_numbers(text),
+            serde_json::json!({"a": 4_337_481_962_067_470_i64})
         );
         let mut drug = serde_json::to_value(medledger_contract::ehr::samples::drug_exposure(1, 1))
             .expect("serializes");

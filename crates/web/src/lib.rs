@@ -1,9 +1,10 @@
-//! The web application: server-rendered pages (askama templates in `crates/gateway/templates/`), no
+//! The web application: server-rendered pages (askama templates in `crates/web/templates/`), no
 //! front-end build step, small plain JavaScript only where it helps (`static/app.js`); every form works
 //! without JavaScript.
 //!
-//! - [`fields`]: the one description of every model's fields that forms, detail pages and form parsing
-//!   are generated from (as AdminBro generated its panel).
+//! - [`fields`]: every model's fields as forms, detail pages and form parsing are generated from them
+//!   (as AdminBro generated its panel): the contract's field description joined with the web's labels,
+//!   help and choices.
 //! - [`forms`]: the generic record form (`templates/form.html`) generated from [`fields`], with values
 //!   and errors next to each field.
 //! - [`i18n`]: the Spanish and English text of every page, and local date formats.
