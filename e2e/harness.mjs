@@ -273,6 +273,11 @@ export const TEXT = {
     transaction: 'Transaction', // record.transaction, explorer.transaction
     inclusionProof: 'Inclusion proof', // explorer.inclusion_proof
     verified: 'Verified', // explorer.verified
+    notVerified: 'Not verified', // explorer.not_verified
+    signatureMismatch: "the checkpoint's signature does not verify with the key in the signer's certificate.", // explorer.signature_mismatch
+    chainMismatch: "the signer's certificate is not signed by an organization root certificate of this ledger.", // explorer.chain_mismatch
+    proofMismatch: 'the proof does not lead to the root hash of the signed checkpoint.', // explorer.proof_mismatch
+    envelopeWithheld: "Not shown: the envelope holds the call's content, and your role may not read clinical records.", // explorer.envelope_withheld
     skipToContent: 'Skip to the content', // app.skip_to_content
   },
   es: {
@@ -312,6 +317,11 @@ export const TEXT = {
     transaction: 'Transacción',
     inclusionProof: 'Prueba de inclusión',
     verified: 'Verificada',
+    notVerified: 'No verificada',
+    signatureMismatch: 'la firma del punto de control no se verifica con la clave del certificado del firmante.',
+    chainMismatch: 'el certificado del firmante no está firmado por un certificado raíz de una organización de este registro.',
+    proofMismatch: 'la prueba no conduce al hash raíz del punto de control firmado.',
+    envelopeWithheld: 'No se muestra: el sobre contiene los datos de la llamada, y su rol no puede leer registros clínicos.',
     skipToContent: 'Saltar al contenido',
   },
 };

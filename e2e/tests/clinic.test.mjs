@@ -1,7 +1,10 @@
 // The clinic's story, in Spanish (the product's default language, as the thesis's panel was): the
 // administrator registers a doctor; the doctor registers a patient, writes a note and a drug exposure
 // from the chart, amends the note, reads its history and checks the amendment's inclusion proof in the
-// explorer; a doctor cannot open an administrator's page.
+// explorer — the browser checks the checkpoint's signature, the signer's certificate against the
+// organization's root and shows that root's fingerprint; a page changed in transit is "not verified"; an
+// administrator sees the proof verified from the leaf hash, without the envelope; a doctor cannot open an
+// administrator's page.
 //
 // The tests run in order and share one server, each picking up what the one before wrote: the doctor is
 // the one the administrator registers, the note in the explorer is the one the doctor amended. If an
@@ -265,7 +268,144 @@ test(
       await status.filter({ hasText: new RegExp(`^\\s*${t.verified}\\s*$`) }).waitFor();
       assert.equal((await status.textContent()).trim(), t.verified);
       assert.equal(await status.getAttribute('data-verified'), 'true');
+      // What was checked, computed by the browser: the fingerprint of the organization root certificate
+      // that signed the checkpoint signer's certificate (the one GET /ledger/roots serves, as openssl
+      // prints fingerprints), the root hash inside the signed checkpoint (the one the page shows) and the
+      // signer, a peer.
+      const checked = page.locator('#proof-checked');
+      await checked.waitFor({ state: 'visible' });
+      const token = await apiLogin(server.url, DOCTOR.email, DOCTOR.password);
+      const roots = await api(server.url, 'GET', '/ledger/roots', { token });
+      assert.equal(roots.organizations.length, 1);
+      assert.equal(
+        (await page.locator('#root-fingerprint').textContent()).trim(),
+        opensslFingerprint(roots.organizations[0].fingerprint),
+      );
+      assert.equal(
+        (await page.locator('#signed-root').textContent()).trim(),
+        (await page.locator('#proof-root').textContent()).trim(),
+      );
+      assert.match(await page.locator('#checkpoint-signer').textContent(), / · peer · /);
       await screenshot(page, 'explorer-transaction', { fullPage: true });
+    });
+  },
+);
+
+/** A hex SHA-256 as `openssl x509 -noout -fingerprint -sha256` prints it. */
+function opensslFingerprint(hex) {
+  return hex.toUpperCase().match(/../g).join(':');
+}
+
+/** The transaction that wrote the note's current version (the amendment). */
+async function amendmentTxId() {
+  const token = await apiLogin(server.url, DOCTOR.email, DOCTOR.password);
+  return (await api(server.url, 'GET', `/notes/${NOTE.note_id}`, { token })).tx_id;
+}
+
+/** Flips the last hex digit of `hex`. */
+function flipHex(hex) {
+  const last = hex.slice(-1);
+  return hex.slice(0, -1) + (last === '0' ? '1' : '0');
+}
+
+/** The value of data-NAME in `html`, HTML-unescaped as askama escapes attributes. */
+function dataAttribute(html, name) {
+  const match = html.match(new RegExp(` data-${name}="([^"]*)"`));
+  assert.ok(match, `data-${name} is on the page`);
+  return match[1].replace(/&#43;/g, '+').replace(/&#47;/g, '/').replace(/&#61;/g, '=').replace(/&#38;/g, '&');
+}
+
+function replaceDataAttribute(html, name, value) {
+  return html.replace(new RegExp(` data-${name}="[^"]*"`), ` data-${name}="${value}"`);
+}
+
+/** The checkpoint's canonical bytes with the root hash inside them changed (borsh: the root is 32 bytes
+ * before the final 8-byte timestamp), and the root hex as it now reads. */
+function tamperedCheckpoint(base64) {
+  const bytes = Buffer.from(base64, 'base64');
+  bytes[bytes.length - 9] ^= 0x01;
+  return { checkpoint: bytes.toString('base64'), root: bytes.subarray(bytes.length - 40, bytes.length - 8).toString('hex') };
+}
+
+test(
+  'a transaction page changed on its way to the browser is not verified',
+  async () => {
+    await ensureAmendedNote();
+    const txId = await amendmentTxId();
+    // Each change is what a compromised node or a hostile network could do to the page; the browser's
+    // check must catch every one, with the reason.
+    const tampers = [
+      {
+        name: 'the checkpoint signature',
+        change: (html) => replaceDataAttribute(html, 'signature', flipHex(dataAttribute(html, 'signature'))),
+        reason: t.signatureMismatch,
+      },
+      {
+        name: 'the root inside the signed checkpoint, and the root the page shows',
+        change: (html) => {
+          const forged = tamperedCheckpoint(dataAttribute(html, 'checkpoint'));
+          return replaceDataAttribute(
+            replaceDataAttribute(html, 'checkpoint', forged.checkpoint), 'root', forged.root,
+          ).replace(/id="proof-root">[0-9a-f]{64}</, `id="proof-root">${forged.root}<`);
+        },
+        reason: t.signatureMismatch,
+      },
+      {
+        name: 'the audit path',
+        change: (html) => {
+          const path = dataAttribute(html, 'audit-path').split(',');
+          path[0] = flipHex(path[0]);
+          return replaceDataAttribute(html, 'audit-path', path.join(','));
+        },
+        reason: t.proofMismatch,
+      },
+      {
+        name: 'the organization root certificate (the signer certificate put in its place)',
+        change: (html) => replaceDataAttribute(html, 'root-certificates', dataAttribute(html, 'signer-certificate')),
+        reason: t.chainMismatch,
+      },
+    ];
+    for (const tamper of tampers) {
+      await withPage(browser, { locale: LOCALE }, 'explorer-tampered', async (page) => {
+        await logIn(page, server.url, { email: DOCTOR.email, password: DOCTOR.password, lang: LANG });
+        await page.route('**/explorer/tx/*', async (route) => {
+          const response = await route.fetch();
+          const html = await response.text();
+          const changed = tamper.change(html);
+          assert.notEqual(changed, html, `${tamper.name} was changed`);
+          await route.fulfill({ response, body: changed });
+        });
+        await page.goto(`${server.url}/explorer/tx/${txId}`);
+        const status = page.locator('#proof-status');
+        await page.locator('#proof-status[data-verified]').waitFor();
+        assert.equal(await status.getAttribute('data-verified'), 'false', tamper.name);
+        assert.equal((await status.textContent()).trim(), `${t.notVerified}: ${tamper.reason}`, tamper.name);
+        // Nothing unverified is shown as checked.
+        assert.equal(await page.locator('#proof-checked').isVisible(), false, tamper.name);
+      });
+    }
+  },
+);
+
+test(
+  'an administrator sees the proof verified from the leaf hash, without the envelope',
+  async () => {
+    await ensureAmendedNote();
+    const txId = await amendmentTxId();
+    await withPage(browser, { locale: LOCALE }, 'explorer-admin', async (page) => {
+      await logIn(page, server.url, { email: ADMIN_EMAIL, password: adminPassword, lang: LANG });
+      await page.goto(`${server.url}/explorer/tx/${txId}`);
+      const status = page.locator('#proof-status');
+      await page.locator('#proof-status[data-verified]').waitFor();
+      assert.equal((await status.textContent()).trim(), t.verified);
+      assert.equal(await page.locator('#proof').getAttribute('data-envelope'), null);
+      assert.equal(await page.locator('#proof-envelope').count(), 0);
+      await page.getByText(t.envelopeWithheld).waitFor();
+      const html = await page.content();
+      for (const secret of [NOTE.text, NOTE.amended, PATIENT.given_name, PATIENT.family_name]) {
+        assert.ok(!html.includes(secret), secret);
+      }
+      await page.locator('#proof-checked').waitFor({ state: 'visible' });
     });
   },
 );

@@ -1,13 +1,15 @@
 //! The ledger as an auditor reads it (the views are the service's [`medledger_service::ledger`]; the
-//! structs here only document them in the OpenAPI document): blocks, transactions with their inclusion proofs, the node's
-//! signed checkpoint of the ledger-wide Merkle tree, and consistency proofs between two tree sizes.
+//! structs here only document them in the OpenAPI document): blocks, transactions with their inclusion
+//! proofs, the node's signed checkpoint of the ledger-wide Merkle tree, the organizations' root
+//! certificates, and consistency proofs between two tree sizes.
 //!
 //! Everything a client needs to check a proof itself is in the answers, as the bytes the ledger hashed
 //! and signed: a transaction's envelope (base64) is the Merkle leaf input, so
 //! `verify_inclusion(leaf_hash(envelope), leaf_index, tree_size, audit_path, root)` must hold against the
-//! checkpoint's root, and the checkpoint's signature covers its canonical bytes (base64) under the
-//! signer's certificate. Hashes are hex. Any logged-in person may read these: they hold who did what and
-//! when, and no clinical content beyond what the envelopes carry.
+//! checkpoint's root; the checkpoint's signature covers its canonical bytes (base64) under the signer's
+//! certificate, which an organization's root certificate (`GET /ledger/roots`) signed. Hashes are hex.
+//! Any logged-in person may read these; a transaction's envelope only one who may read every kind of
+//! record in full (doctors): for the others it is `null`, and the proof's `leaf_hash` proves inclusion.
 //!
 //! | status | when |
 //! |---|---|
@@ -119,8 +121,11 @@ pub struct TransactionView {
     pub channel: Option<String>,
     pub contract: Option<String>,
     pub function: Option<String>,
-    /// The envelope's canonical bytes as ordered, base64: the Merkle leaf input.
-    pub envelope: String,
+    /// The envelope's canonical bytes as ordered, base64: the Merkle leaf input. `null` when withheld
+    /// from this reader: the envelope holds the call's clinical content, so only a role that may read
+    /// every kind of record in full (doctors) gets it; `inclusion_proof.leaf_hash` still proves
+    /// inclusion.
+    pub envelope: Option<String>,
     pub inclusion_proof: InclusionProofView,
 }
 
@@ -143,6 +148,28 @@ pub struct CheckpointView {
     pub signature: String,
     /// The signing peer's X.509 certificate (DER, base64).
     pub signer_certificate: String,
+}
+
+/// An organization's root certificate: the trust anchor its certificates (the checkpoint signer's
+/// among them) chain to.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct OrganizationRootView {
+    /// The organization (MSP id): the `O=` of every certificate it issues.
+    pub msp_id: String,
+    /// The organization CA's self-signed X.509 certificate (DER, base64).
+    pub certificate: String,
+    /// SHA-256 of the certificate's DER, hex: compare it with the fingerprint the organization
+    /// publishes elsewhere, since this node could serve any certificate.
+    pub fingerprint: String,
+}
+
+/// The trust anchors of the channel: its organizations' root certificates, from its configuration.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RootsView {
+    pub channel: String,
+    pub organizations: Vec<OrganizationRootView>,
 }
 
 /// A consistency proof: the tree of `from` leaves is a prefix of the tree of `to` leaves.
@@ -205,7 +232,8 @@ async fn get_block(
 /// Get a committed transaction with its inclusion proof.
 ///
 /// The proof is against the current checkpoint (`GET /ledger/checkpoint`) unless `tree_size` names an
-/// earlier one.
+/// earlier one. The envelope is `null` unless the reader may read every kind of record in full
+/// (doctors): administrators and auditors get the header facts and the proof, never the call's content.
 #[utoipa::path(
     get, path = "/ledger/transactions/{tx_id}", tag = "ledger",
     params(
@@ -222,14 +250,14 @@ async fn get_block(
 )]
 async fn get_transaction(
     State(state): State<AppState>,
-    _session: Authenticated,
+    Authenticated(session): Authenticated,
     tx_id: Result<Path<String>, PathRejection>,
     proof: Result<Query<ProofQuery>, QueryRejection>,
 ) -> Result<Json<ledger::TransactionView>, ApiError> {
     let Path(tx_id) = tx_id.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let Query(proof) = proof.map_err(|e| ApiError::bad_request(e.body_text()))?;
     Ok(Json(
-        ledger::transaction(&state, &tx_id, proof.tree_size).await?,
+        ledger::transaction(&state, &session, &tx_id, proof.tree_size).await?,
     ))
 }
 
@@ -247,6 +275,24 @@ async fn get_checkpoint(
     _session: Authenticated,
 ) -> Result<Json<ledger::CheckpointView>, ApiError> {
     Ok(Json(ledger::checkpoint(&state).await?))
+}
+
+/// The organizations' root certificates: what the checkpoint signer's certificate must chain to.
+///
+/// The fingerprints are only as trustworthy as this node: compare them with ones published elsewhere.
+#[utoipa::path(
+    get, path = "/ledger/roots", tag = "ledger",
+    responses(
+        (status = 200, description = "The channel's organization root certificates", body = RootsView),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn get_roots(
+    State(state): State<AppState>,
+    _session: Authenticated,
+) -> Result<Json<ledger::RootsView>, ApiError> {
+    Ok(Json(ledger::roots(&state).await?))
 }
 
 /// A consistency proof between two sizes of the ledger-wide tree.
@@ -278,5 +324,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_block))
         .routes(routes!(get_transaction))
         .routes(routes!(get_checkpoint))
+        .routes(routes!(get_roots))
         .routes(routes!(get_consistency))
 }

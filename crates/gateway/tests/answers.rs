@@ -146,6 +146,7 @@ async fn every_answer_has_exactly_the_documented_fields() {
         ("/api/v1/doctors/10", "/api/v1/doctors/{id}"),
         ("/api/v1/ledger/blocks/1", "/api/v1/ledger/blocks/{number}"),
         ("/api/v1/ledger/checkpoint", "/api/v1/ledger/checkpoint"),
+        ("/api/v1/ledger/roots", "/api/v1/ledger/roots"),
         (
             "/api/v1/ledger/consistency?from=1",
             "/api/v1/ledger/consistency",

@@ -59,14 +59,9 @@ impl Ledger {
     }
 
     async fn get_ok(&self, path: &str) -> Value {
-        let response = self.get(path).await;
-        assert_eq!(
-            response.status,
-            StatusCode::OK,
-            "{path}: {}",
-            response.text()
-        );
-        response.json()
+        self.gateway
+            .get_json(&format!("/api/v1{path}"), &self.doctor)
+            .await
     }
 
     async fn create(&self, collection: &str, body: Value) -> Value {

@@ -35,6 +35,7 @@ const PROTECTED: &[&str] = &[
     "get /api/v1/ledger/transactions/{tx_id}",
     "get /api/v1/ledger/checkpoint",
     "get /api/v1/ledger/consistency",
+    "get /api/v1/ledger/roots",
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

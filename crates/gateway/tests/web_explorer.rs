@@ -8,30 +8,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use medledger_crypto::merkle::{leaf_hash, verify_inclusion};
 use medledger_testkit::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, DOCTOR_PASSWORD, TestBrowser, TestGateway, location,
+    ADMIN_EMAIL, ADMIN_PASSWORD, DOCTOR_PASSWORD, TestBrowser, TestGateway, attribute_of, location,
 };
 use medledger_types::Hash;
 
 /// The value of attribute `name` in `html` (the first one), unescaped.
 fn attribute(html: &str, name: &str) -> String {
-    let needle = format!("{name}=\"");
-    let start = html
-        .find(&needle)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + needle.len();
-    let end = html[start..]
-        .find('"')
-        .unwrap_or_else(|| panic!("{name} ends"))
-        + start;
-    html[start..end]
-        .replace("&#43;", "+")
-        .replace("&#47;", "/")
-        .replace("&#61;", "=")
-        .replace("&#34;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#60;", "<")
-        .replace("&#62;", ">")
-        .replace("&#38;", "&")
+    attribute_of(html, name).unwrap_or_else(|| panic!("no {name} in {html}"))
 }
 
 fn hash(hex: &str) -> Hash {

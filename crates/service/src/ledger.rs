@@ -1,12 +1,18 @@
 //! The ledger as an auditor reads it: blocks, transactions with their inclusion proofs, the node's
-//! signed checkpoint of the ledger-wide Merkle tree, and consistency proofs between two tree sizes.
+//! signed checkpoint of the ledger-wide Merkle tree, the organizations' root certificates that checkpoint
+//! chains to, and consistency proofs between two tree sizes.
 //!
 //! Everything a client needs to check a proof itself is in the answers, as the bytes the ledger hashed
 //! and signed: a transaction's envelope (base64) is the Merkle leaf input, so
 //! `verify_inclusion(leaf_hash(envelope), leaf_index, tree_size, audit_path, root)` must hold against the
-//! checkpoint's root, and the checkpoint's signature covers its canonical bytes (base64) under the
-//! signer's certificate. Hashes are hex. Any logged-in person may read these: they hold who did what and
-//! when, and no clinical content beyond what the envelopes carry.
+//! checkpoint's root; the checkpoint's signature covers its canonical bytes (base64) under the signer's
+//! certificate, which the organization's root certificate ([`roots`]) signed. Hashes are hex.
+//!
+//! Any logged-in person may read these, but an envelope holds the whole call — a note's text, a
+//! patient's name — so it obeys the record-reading rules ([`may_read_envelopes`]): a reader who may not
+//! read every kind of record in full gets `envelope: null` and keeps everything else (header facts,
+//! signer, function, the proof with its `leaf_hash`, which is enough to check inclusion). Blocks list
+//! only each entry's transaction id and validation code, never an entry's bytes.
 //!
 //! | status | when |
 //! |---|---|
@@ -16,11 +22,13 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use medledger_contract::ehr::RecordKind;
+use medledger_contract::ehr::auth::{Access, Operation, access};
 use medledger_peer::{Peer, PeerError, ProofRequestError};
-use medledger_types::{Block, Checkpoint, Envelope, Hash, Proposal, TxId, codec, limits};
+use medledger_types::{Block, Checkpoint, Envelope, Hash, Proposal, Role, TxId, codec, limits};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::rfc3339;
+use crate::auth::{Session, rfc3339};
 use crate::{AppState, ServiceError};
 
 /// A block's header, hashes in hex.
@@ -108,8 +116,9 @@ pub struct TransactionView {
     pub channel: Option<String>,
     pub contract: Option<String>,
     pub function: Option<String>,
-    /// The envelope's canonical bytes as ordered, base64: the Merkle leaf input.
-    pub envelope: String,
+    /// The envelope's canonical bytes as ordered, base64: the Merkle leaf input. `null` when withheld
+    /// from this reader ([`may_read_envelopes`]); `inclusion_proof.leaf_hash` still proves inclusion.
+    pub envelope: Option<String>,
     pub inclusion_proof: InclusionProofView,
 }
 
@@ -131,6 +140,27 @@ pub struct CheckpointView {
     pub signature: String,
     /// The signing peer's X.509 certificate (DER, base64).
     pub signer_certificate: String,
+}
+
+/// An organization's root certificate: the trust anchor its certificates (the checkpoint signer's
+/// among them) chain to.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrganizationRootView {
+    /// The organization (MSP id): the `O=` of every certificate it issues.
+    pub msp_id: String,
+    /// The organization CA's self-signed X.509 certificate (DER, base64).
+    pub certificate: String,
+    /// SHA-256 of the certificate's DER, hex: compare it with the fingerprint the organization
+    /// publishes elsewhere, since this node could serve any certificate.
+    pub fingerprint: String,
+}
+
+/// The trust anchors of the channel: its organizations' root certificates, from its configuration
+/// (the genesis block's; configuration updates add CRLs, never roots).
+#[derive(Debug, Clone, Serialize)]
+pub struct RootsView {
+    pub channel: String,
+    pub organizations: Vec<OrganizationRootView>,
 }
 
 /// A consistency proof: the tree of `from` leaves is a prefix of the tree of `to` leaves.
@@ -176,6 +206,22 @@ fn bad_proof_request(e: ProofRequestError) -> ServiceError {
         }
         ProofRequestError::BadRange { .. } => ServiceError::BadRequest(e.to_string()),
     }
+}
+
+/// Whether `role` may read transactions' envelopes: only a role that may read every kind of record in
+/// full (the contract's matrix, [`access`]; today doctors alone). An envelope holds the call as its
+/// signer made it — a note's text, a patient's name — and its read–write set, so it is shown to exactly
+/// those who could read what it writes.
+///
+/// Deliberately judged per role, not per transaction: what an envelope writes could only be learned by
+/// trusting its bytes, and an invalid transaction's bytes are whatever its signer sent (a "doctor
+/// registration" may carry anything). So administrators are not shown even the envelopes of people
+/// registrations and configuration updates; they read those profiles through the record routes.
+/// Auditors, who see record headers only, never see envelopes.
+pub fn may_read_envelopes(role: Role) -> bool {
+    RecordKind::ALL
+        .iter()
+        .all(|&kind| access(role, Operation::Read, kind) == Some(Access::Full))
 }
 
 fn hexes(hashes: &[Hash]) -> Vec<String> {
@@ -246,16 +292,19 @@ pub async fn block(state: &AppState, number: u64) -> Result<BlockView, ServiceEr
 }
 
 /// A committed transaction with its inclusion proof in the tree of `tree_size` leaves (default: the
-/// current size): what `GET /ledger/transactions/{tx_id}` answers, shared with the web explorer.
-/// Outcomes: the view; 400 for a malformed id or a bad tree size; 404 if not committed.
+/// current size), as `session`'s person may read it (the envelope only if [`may_read_envelopes`]):
+/// what `GET /ledger/transactions/{tx_id}` answers, shared with the web explorer. Outcomes: the view;
+/// 400 for a malformed id or a bad tree size; 404 if not committed.
 pub async fn transaction(
     state: &AppState,
+    session: &Session,
     tx_id: &str,
     tree_size: Option<u64>,
 ) -> Result<TransactionView, ServiceError> {
     let tx_id = tx_id.to_owned();
+    let envelope_readable = may_read_envelopes(session.role);
     state
-        .with_peer(move |peer| transaction_of(peer, &tx_id, tree_size))
+        .with_peer(move |peer| transaction_of(peer, &tx_id, tree_size, envelope_readable))
         .await?
 }
 
@@ -263,6 +312,7 @@ fn transaction_of(
     peer: &Peer,
     tx_id: &str,
     tree_size: Option<u64>,
+    envelope_readable: bool,
 ) -> Result<TransactionView, ServiceError> {
     let tx_id: TxId = tx_id.parse().map_err(|_| {
         ServiceError::BadRequest(format!(
@@ -299,7 +349,7 @@ fn transaction_of(
         channel: decoded.as_ref().map(|(_, p)| p.channel.clone()),
         contract: decoded.as_ref().map(|(_, p)| p.contract.clone()),
         function: decoded.as_ref().map(|(_, p)| p.function.clone()),
-        envelope: BASE64.encode(&transaction.envelope),
+        envelope: envelope_readable.then(|| BASE64.encode(&transaction.envelope)),
         inclusion_proof: InclusionProofView {
             leaf_index: inclusion.leaf_index,
             tree_size: inclusion.tree_size,
@@ -330,6 +380,30 @@ pub async fn checkpoint(state: &AppState) -> Result<CheckpointView, ServiceError
         signature: hex::encode(signed.signature.0),
         signer_certificate: BASE64.encode(&signed.signer),
     })
+}
+
+/// The channel's organizations' root certificates, from the peer's channel configuration: what
+/// `GET /ledger/roots` answers, shared with the web explorer (the browser checks the checkpoint signer's
+/// certificate against them). Outcomes: the roots (a channel has at least one organization).
+pub async fn roots(state: &AppState) -> Result<RootsView, ServiceError> {
+    state
+        .with_peer(|peer| {
+            let channel = peer.channel();
+            RootsView {
+                channel: channel.config.channel.clone(),
+                organizations: channel
+                    .config
+                    .orgs
+                    .iter()
+                    .map(|org| OrganizationRootView {
+                        msp_id: org.msp_id.clone(),
+                        certificate: BASE64.encode(&org.root_certificate),
+                        fingerprint: medledger_crypto::sha256(&org.root_certificate).to_hex(),
+                    })
+                    .collect(),
+            }
+        })
+        .await
 }
 
 /// A consistency proof from the tree of `from` leaves to the tree of `to` (default: the current size):
@@ -382,6 +456,13 @@ mod tests {
     use medledger_types::ValidationCode;
 
     use super::*;
+
+    #[test]
+    fn only_roles_that_read_every_record_in_full_read_envelopes() {
+        for role in Role::ALL {
+            assert_eq!(may_read_envelopes(role), role == Role::Doctor, "{role}");
+        }
+    }
 
     #[test]
     fn an_entry_that_is_not_an_envelope_has_no_id() {

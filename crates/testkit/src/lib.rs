@@ -258,6 +258,18 @@ impl TestGateway {
             .await
     }
 
+    /// `GET path` with `token`, answered 200 (panics otherwise, with the answer): its JSON.
+    pub async fn get_json(&self, path: &str, token: &str) -> Value {
+        let response = self.get(path, Some(token)).await;
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "{path}: {}",
+            response.text()
+        );
+        response.json()
+    }
+
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> TestResponse {
         self.send(TestGateway::request(Method::POST, path, token, Some(&body)))
             .await
@@ -498,4 +510,30 @@ pub fn location(response: &TestResponse) -> Option<String> {
         .get(header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// The value of the first attribute `name` in `html`, with the escapes askama writes undone; `None`
+/// if no element has it.
+pub fn attribute_of(html: &str, name: &str) -> Option<String> {
+    let needle = format!(" {name}=\"");
+    let start = html.find(&needle)? + needle.len();
+    let end = html[start..].find('"')? + start;
+    let escapes = [
+        ("&#43;", "+"),
+        ("&#47;", "/"),
+        ("&#61;", "="),
+        ("&#34;", "\""),
+        ("&#39;", "'"),
+        ("&#60;", "<"),
+        ("&#62;", ">"),
+        // Last, so that an escaped "&" never starts another escape.
+        ("&#38;", "&"),
+    ];
+    Some(
+        escapes
+            .iter()
+            .fold(html[start..end].to_owned(), |text, (escape, character)| {
+                text.replace(escape, character)
+            }),
+    )
 }

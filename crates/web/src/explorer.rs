@@ -1,19 +1,30 @@
 //! The ledger explorer, for any logged-in person: the current checkpoint and the latest blocks (paged
 //! backwards), a block's header and its transactions with their validation codes, and a transaction's
-//! details with its inclusion proof, **checked in the browser**.
+//! details with its inclusion proof and the checkpoint's signature, **checked in the browser**.
 //!
 //! Routes: `GET /explorer` (`?before=N`: the blocks before block N), `GET /explorer/blocks/{n}`,
 //! `GET /explorer/tx/{tx_id}`.
 //!
 //! The views come from the REST API's service functions ([`ledger::block`], [`ledger::transaction`],
-//! [`ledger::checkpoint`]). The transaction page reads the checkpoint first and asks for the proof in the
-//! tree of exactly the checkpoint's size, so a block committed between the two reads cannot make a
-//! correct proof fail. The page embeds the envelope (base64), the leaf index, the tree size, the audit
-//! path and the checkpoint's root in `data-` attributes of `#proof`, and the texts of every outcome in the
-//! page's language; `static/app.js` computes SHA-256(0x00 ‖ envelope), climbs the path to a root as RFC
-//! 9162 §2.1.3.2 says (WebCrypto), and writes "verified" or "not verified: why" into `#proof-status`
-//! (`role="status"`). Without JavaScript that element says the check needs JavaScript, and the proof data
-//! is shown on the page.
+//! [`ledger::checkpoint`], [`ledger::roots`]), so the page shows a transaction's envelope exactly when
+//! the API would ([`ledger::may_read_envelopes`]: doctors). The transaction page reads the checkpoint
+//! first and asks for the proof in the tree of exactly the checkpoint's size, so a block committed
+//! between the two reads cannot make a correct proof fail.
+//!
+//! The page embeds in `data-` attributes of `#proof`: the envelope (base64; **absent** when withheld
+//! from the reader), the leaf hash, leaf index, tree size and audit path; the signed checkpoint's
+//! canonical bytes, signature and signer certificate; the organizations' root certificates; and the texts
+//! of every outcome in the page's language. `static/app.js` does not trust the page's root: it reads the
+//! root and size out of the signed checkpoint bytes, verifies their Ed25519 signature with the signer
+//! certificate's key, verifies that certificate's Ed25519 signature with a root certificate whose subject
+//! is its issuer (and that it names a peer of that organization, valid at the checkpoint's time), then
+//! climbs the audit path from SHA-256(0x00 ‖ envelope) — or from the given leaf hash when the envelope is
+//! withheld — as RFC 9162 §2.1.3.2 says (WebCrypto throughout). It writes "verified" or "not verified:
+//! why" into `#proof-status` (`role="status"`) and, when verified, the root certificate's SHA-256
+//! fingerprint and the signed root into `#proof-checked`, for a person to compare with a fingerprint
+//! published elsewhere. Without JavaScript `#proof-status` says the check needs JavaScript, and the proof
+//! data is shown on the page. `app.js` is a static file with no inline script or handler (the
+//! content-security policy allows scripts from this origin only).
 
 use askama::Template;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -213,9 +224,39 @@ pub struct ProofTexts {
     pub not_verified: String,
     pub mismatch: String,
     pub no_webcrypto: String,
+    pub no_ed25519: String,
     pub bad_data: String,
     pub failed: String,
     pub needs_javascript: String,
+    pub signature_mismatch: String,
+    pub chain_mismatch: String,
+    pub signer_not_peer: String,
+    pub signer_not_valid: String,
+    pub root_differs: String,
+    pub leaf_differs: String,
+}
+
+impl ProofTexts {
+    fn of(page: &Page) -> ProofTexts {
+        let t = |key: &str| page.t(key).to_owned();
+        ProofTexts {
+            verifying: t("explorer.verifying"),
+            verified: t("explorer.verified"),
+            not_verified: t("explorer.not_verified"),
+            mismatch: t("explorer.proof_mismatch"),
+            no_webcrypto: t("explorer.no_webcrypto"),
+            no_ed25519: t("explorer.no_ed25519"),
+            bad_data: t("explorer.proof_bad_data"),
+            failed: t("explorer.proof_failed"),
+            needs_javascript: t("explorer.needs_javascript"),
+            signature_mismatch: t("explorer.signature_mismatch"),
+            chain_mismatch: t("explorer.chain_mismatch"),
+            signer_not_peer: t("explorer.signer_not_peer"),
+            signer_not_valid: t("explorer.signer_not_valid"),
+            root_differs: t("explorer.root_differs"),
+            leaf_differs: t("explorer.leaf_differs"),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -226,11 +267,18 @@ struct TxPage<'a> {
     code_name: String,
     valid: bool,
     when: String,
-    envelope_size: String,
+    /// The envelope's size in words; `None` when the envelope is withheld from this reader.
+    envelope_size: Option<String>,
     role_name: String,
-    checkpoint: CheckpointSummary,
+    checkpoint: CheckpointView,
+    checkpoint_summary: CheckpointSummary,
     /// The audit path as the `data-audit-path` attribute: hex hashes separated by commas.
     audit_path: String,
+    /// The organizations' root certificates as the `data-root-certificates` attribute: base64 DER
+    /// separated by commas.
+    root_certificates: String,
+    /// What the browser checks, in words: with the envelope, or from the leaf hash alone.
+    proof_explained: String,
     texts: ProofTexts,
 }
 
@@ -248,15 +296,20 @@ pub async fn transaction(
     let result = async {
         // The checkpoint first, then the proof in exactly its tree (see the module doc).
         let checkpoint = ledger::checkpoint(&state).await?;
-        let tx = ledger::transaction(&state, &tx_id, Some(checkpoint.tree_size)).await?;
-        Ok::<_, ServiceError>((checkpoint, tx))
+        let tx =
+            ledger::transaction(&state, &user.session, &tx_id, Some(checkpoint.tree_size)).await?;
+        let roots = ledger::roots(&state).await?;
+        Ok::<_, ServiceError>((checkpoint, tx, roots))
     }
     .await;
-    let (checkpoint, tx) = match result {
+    let (checkpoint, tx, roots) = match result {
         Ok(found) => found,
         Err(e) => return PageError::new(page, e).into_response(),
     };
-    let envelope_bytes = BASE64.decode(&tx.envelope).map_or(0, |b| b.len());
+    let envelope_size = tx.envelope.as_ref().map(|envelope| {
+        let bytes = BASE64.decode(envelope).map_or(0, |b| b.len());
+        page.tf("explorer.bytes", &[("count", &bytes.to_string())])
+    });
     let role_name = tx
         .signer
         .as_ref()
@@ -270,26 +323,29 @@ pub async fn transaction(
             }
         })
         .unwrap_or_default();
-    let not_verified = page.t("explorer.not_verified");
+    let proof_explained = if tx.envelope.is_some() {
+        page.t("explorer.proof_explained")
+    } else {
+        page.t("explorer.proof_explained_withheld")
+    };
     render(&TxPage {
         page,
         code_name: code_name(page.lang, &tx.validation_code),
         valid: is_valid(&tx.validation_code),
         when: i18n::format_timestamp_ms(page.lang, tx.block_timestamp_ms),
-        envelope_size: page.tf("explorer.bytes", &[("count", &envelope_bytes.to_string())]),
+        envelope_size,
         role_name,
-        checkpoint: summary(page.lang, &checkpoint),
+        checkpoint_summary: summary(page.lang, &checkpoint),
+        checkpoint,
         audit_path: tx.inclusion_proof.audit_path.join(","),
-        texts: ProofTexts {
-            verifying: page.t("explorer.verifying").to_owned(),
-            verified: page.t("explorer.verified").to_owned(),
-            not_verified: not_verified.to_owned(),
-            mismatch: page.t("explorer.proof_mismatch").to_owned(),
-            no_webcrypto: page.t("explorer.no_webcrypto").to_owned(),
-            bad_data: page.t("explorer.proof_bad_data").to_owned(),
-            failed: page.t("explorer.proof_failed").to_owned(),
-            needs_javascript: page.t("explorer.needs_javascript").to_owned(),
-        },
+        root_certificates: roots
+            .organizations
+            .iter()
+            .map(|org| org.certificate.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        proof_explained: proof_explained.to_owned(),
+        texts: ProofTexts::of(page),
         tx,
     })
 }

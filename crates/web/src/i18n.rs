@@ -419,8 +419,8 @@ static MESSAGES: &[(&str, &str, &str)] = &[
     ("explorer.verifying", "Checking…", "Comprobando…"),
     (
         "explorer.proof_mismatch",
-        "The proof does not lead to the checkpoint's root hash.",
-        "La prueba no conduce al hash raíz del punto de control.",
+        "the proof does not lead to the root hash of the signed checkpoint.",
+        "la prueba no conduce al hash raíz del punto de control firmado.",
     ),
     (
         "explorer.no_webcrypto",
@@ -507,8 +507,73 @@ static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "explorer.proof_explained",
-        "The transaction's envelope is a leaf of the ledger-wide Merkle tree. Your browser hashes it and climbs the audit path to the root, and compares that with the root of the node's signed checkpoint.",
-        "El sobre de la transacción es una hoja del árbol de Merkle de todo el registro. Su navegador calcula su hash, sube por la ruta de auditoría hasta la raíz y la compara con la raíz del punto de control firmado por el nodo.",
+        "Your browser checks, with WebCrypto: (1) the checkpoint's Ed25519 signature, with the key in the signer's certificate; (2) that this certificate names a peer of the organization, was valid at the checkpoint's time, and carries the Ed25519 signature of the organization's root certificate shown below; (3) that SHA-256 of the envelope on this page is the proof's leaf, and that the audit path climbs from it to the root hash inside the signed checkpoint. It does not check whether the signer's certificate was revoked, and it cannot tell whether the root certificate is really your organization's: compare its fingerprint with the one your organization publishes elsewhere.",
+        "Su navegador comprueba, con WebCrypto: (1) la firma Ed25519 del punto de control, con la clave del certificado del firmante; (2) que ese certificado nombra a un par (peer) de la organización, era válido en la hora del punto de control y lleva la firma Ed25519 del certificado raíz de la organización que se muestra abajo; (3) que el SHA-256 del sobre de esta página es la hoja de la prueba, y que la ruta de auditoría sube desde ella hasta el hash raíz que contiene el punto de control firmado. No comprueba si el certificado del firmante fue revocado, ni puede saber si el certificado raíz es de verdad el de su organización: compare su huella con la que su organización publica por otra vía.",
+    ),
+    (
+        "explorer.proof_explained_withheld",
+        "Your browser checks, with WebCrypto: (1) the checkpoint's Ed25519 signature, with the key in the signer's certificate; (2) that this certificate names a peer of the organization, was valid at the checkpoint's time, and carries the Ed25519 signature of the organization's root certificate shown below; (3) that the audit path climbs from the leaf hash to the root hash inside the signed checkpoint. The envelope is withheld from your role, so the leaf hash is the one this node gives: the check shows that a transaction with this leaf hash is in the signed ledger, not what the transaction contains. It does not check whether the signer's certificate was revoked, and it cannot tell whether the root certificate is really your organization's: compare its fingerprint with the one your organization publishes elsewhere.",
+        "Su navegador comprueba, con WebCrypto: (1) la firma Ed25519 del punto de control, con la clave del certificado del firmante; (2) que ese certificado nombra a un par (peer) de la organización, era válido en la hora del punto de control y lleva la firma Ed25519 del certificado raíz de la organización que se muestra abajo; (3) que la ruta de auditoría sube desde el hash de la hoja hasta el hash raíz que contiene el punto de control firmado. El sobre no se muestra a su rol, así que el hash de la hoja es el que da este nodo: la comprobación muestra que una transacción con ese hash de hoja está en el registro firmado, no lo que contiene. No comprueba si el certificado del firmante fue revocado, ni puede saber si el certificado raíz es de verdad el de su organización: compare su huella con la que su organización publica por otra vía.",
+    ),
+    (
+        "explorer.envelope_withheld",
+        "Not shown: the envelope holds the call's content, and your role may not read clinical records.",
+        "No se muestra: el sobre contiene los datos de la llamada, y su rol no puede leer registros clínicos.",
+    ),
+    (
+        "explorer.signature_mismatch",
+        "the checkpoint's signature does not verify with the key in the signer's certificate.",
+        "la firma del punto de control no se verifica con la clave del certificado del firmante.",
+    ),
+    (
+        "explorer.chain_mismatch",
+        "the signer's certificate is not signed by an organization root certificate of this ledger.",
+        "el certificado del firmante no está firmado por un certificado raíz de una organización de este registro.",
+    ),
+    (
+        "explorer.signer_not_peer",
+        "the signer's certificate does not name a peer of the root certificate's organization.",
+        "el certificado del firmante no nombra a un par (peer) de la organización del certificado raíz.",
+    ),
+    (
+        "explorer.signer_not_valid",
+        "the signer's certificate was not valid at the checkpoint's time.",
+        "el certificado del firmante no era válido en la hora del punto de control.",
+    ),
+    (
+        "explorer.root_differs",
+        "the root hash or tree size on this page is not the one in the signed checkpoint.",
+        "el hash raíz o el tamaño del árbol de esta página no son los del punto de control firmado.",
+    ),
+    (
+        "explorer.leaf_differs",
+        "the envelope on this page does not hash to the proof's leaf.",
+        "el sobre de esta página no da el hash de la hoja de la prueba.",
+    ),
+    (
+        "explorer.no_ed25519",
+        "This browser cannot check Ed25519 signatures (WebCrypto without Ed25519).",
+        "Este navegador no puede comprobar firmas Ed25519 (WebCrypto sin Ed25519).",
+    ),
+    (
+        "explorer.root_fingerprint",
+        "Organization root certificate, SHA-256 fingerprint",
+        "Certificado raíz de la organización, huella SHA-256",
+    ),
+    (
+        "explorer.fingerprint_compare",
+        "Computed by your browser from the certificate it checked, as “openssl x509 -noout -fingerprint -sha256” prints it. Compare it with the one your organization publishes elsewhere.",
+        "Calculada por su navegador a partir del certificado que comprobó, como la escribe «openssl x509 -noout -fingerprint -sha256». Compárela con la que su organización publica por otra vía.",
+    ),
+    (
+        "explorer.signed_root",
+        "Root hash in the signed checkpoint",
+        "Hash raíz del punto de control firmado",
+    ),
+    (
+        "explorer.checkpoint_signer",
+        "Checkpoint signed by",
+        "Punto de control firmado por",
     ),
     (
         "explorer.proof_bad_data",
