@@ -8,7 +8,7 @@
 //! proof check is `static/app.js`, which the policy allows.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -38,6 +38,14 @@ pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Https(pub bool);
 
+/// The headers every answer carries, with their values.
+const ALWAYS: [(HeaderName, &str); 4] = [
+    (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+    (header::X_FRAME_OPTIONS, FRAME_OPTIONS),
+    (header::X_CONTENT_TYPE_OPTIONS, CONTENT_TYPE_OPTIONS),
+    (header::REFERRER_POLICY, REFERRER_POLICY),
+];
+
 /// Sets the security headers on every answer (this is the one place that sets them).
 pub async fn security_headers(
     State(Https(https)): State<Https>,
@@ -46,22 +54,9 @@ pub async fn security_headers(
 ) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::X_FRAME_OPTIONS,
-        HeaderValue::from_static(FRAME_OPTIONS),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static(CONTENT_TYPE_OPTIONS),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static(REFERRER_POLICY),
-    );
+    for (name, value) in ALWAYS {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
     if https {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,
