@@ -1,6 +1,6 @@
 //! The REST API under `/api/v1`: routes and their extractors, the OpenAPI 3.1 document generated from
-//! them (served at [`openapi::DOCUMENT_PATH`]), errors as `application/problem+json`, and `/healthz`,
-//! `/readyz`, `/metrics`. Handlers translate between HTTP/JSON and the service crate
+//! them (served at [`openapi::DOCUMENT_PATH`]), errors as `application/problem+json`, `/healthz` and
+//! `/readyz`, and the `/metrics` handler (which the gateway places: [`ops`]). Handlers translate between HTTP/JSON and the service crate
 //! ([`medledger_service`]), which does the work; they make no ledger decision.
 //!
 //! - [`error`]: service errors become problem documents; axum's rejections become problems too.
@@ -28,7 +28,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use error::ApiError;
 
-/// The REST API's routes (`/api/v1/...`, `/healthz`, `/readyz`, `/metrics` and the document itself).
+/// The REST API's routes (`/api/v1/...`, `/healthz`, `/readyz` and the document itself; not
+/// `/metrics`, see [`ops`]).
 pub fn routes() -> Router<AppState> {
     let (routes, document) = api();
     let (document_route, _) = openapi::serve(document);

@@ -1,10 +1,17 @@
 //! Watching the node run: `GET /healthz` (the process answers), `GET /readyz` (the node can commit and
 //! the service is not stopping: 200, else 503), `GET /metrics` (the service's series,
-//! [`medledger_service::metrics`], unauthenticated).
+//! [`medledger_service::metrics`]).
+//!
+//! `/healthz` and `/readyz` are part of the API ([`routes`]). `/metrics` is not: it tells an outsider
+//! how busy the node is and how many people use it, so the gateway serves it only where the operator
+//! asks (an operations address, or behind a token); [`metrics_routes`] and [`operations_routes`] are
+//! the pieces it composes.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use medledger_service::metrics::OPENMETRICS_CONTENT_TYPE;
 use medledger_service::{AppState, ServiceError};
 use serde::Serialize;
@@ -51,13 +58,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<axum::Json<Health>,
     }
 }
 
-/// Metrics in the OpenMetrics text format (which Prometheus reads).
-#[utoipa::path(
-    get,
-    path = "/metrics",
-    tag = "ops",
-    responses((status = 200, description = "OpenMetrics text exposition", body = String, content_type = "application/openmetrics-text"))
-)]
+/// Metrics in the OpenMetrics text format (which Prometheus reads). Not in the API document: the main
+/// address does not serve it unless the operator asks (see the module's doc).
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(
@@ -69,10 +71,22 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// `/healthz`, `/readyz`, `/metrics` (served at the root, outside `/api/v1`).
+/// `/healthz` and `/readyz` (served at the root, outside `/api/v1`, and in the API document).
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
         .routes(routes!(readyz))
-        .routes(routes!(metrics))
+}
+
+/// `/metrics` alone, for the gateway to put where the operator asked.
+pub fn metrics_routes() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+/// Everything an operations address serves: `/healthz`, `/readyz` and `/metrics`.
+pub fn operations_routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(metrics_routes())
 }

@@ -49,6 +49,38 @@ enum Command {
         /// Close a block at this many transactions.
         #[arg(long)]
         block_tx_count: Option<u32>,
+        /// Serve HTTPS with this PEM certificate chain (the server's certificate first). Needs
+        /// --tls-key. Session cookies are then `Secure`.
+        #[arg(long, requires = "tls_key", value_name = "PEM")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, requires = "tls_cert", value_name = "PEM")]
+        tls_key: Option<PathBuf>,
+        /// A TLS proxy in front of the node serves HTTPS to people: session cookies are `Secure` and
+        /// answers say `Strict-Transport-Security`. Every connection then comes from the proxy, so the
+        /// per-address cap defaults to the connection cap.
+        #[arg(long)]
+        behind_tls_proxy: bool,
+        /// Also serve /metrics, /healthz and /readyz on this address (an operations network). Without
+        /// it, /metrics is not served at all, unless MEDLEDGER_METRICS_TOKEN is set: then it is served
+        /// on the main address to requests with `Authorization: Bearer TOKEN` (and on this one too).
+        #[arg(long, value_name = "ADDR")]
+        metrics_listen: Option<SocketAddr>,
+        /// Connections open at once on the main address; over it, new connections are closed at once.
+        #[arg(long, default_value_t = medledger_gateway::server::CONNECTIONS_MAX)]
+        connections_max: u32,
+        /// Connections open at once from one IP address (an IPv6 /64 counts as one) [default: 64, or
+        /// --connections-max with --behind-tls-proxy].
+        #[arg(long)]
+        connections_per_address_max: Option<u32>,
+        /// Milliseconds a client has to send a whole request header (also how long an idle
+        /// connection stays open, and the TLS handshake's limit).
+        #[arg(long, default_value_t = medledger_gateway::server::HEADER_READ_TIMEOUT_MS)]
+        header_timeout_ms: u64,
+        /// Milliseconds the node may take over one request, its body included (must be over the
+        /// node's commit wait of 30 s); then it answers 503.
+        #[arg(long, default_value_t = medledger_gateway::server::REQUEST_TIMEOUT_MS)]
+        request_timeout_ms: u64,
     },
     /// List the people who can log in to a stopped node: email, role, ledger record id, and whether their
     /// profile is on the ledger yet. Reads only the wallet (DATA/wallet.redb).
@@ -93,6 +125,14 @@ fn main() -> ExitCode {
             listen,
             block_timeout_ms,
             block_tx_count,
+            tls_cert,
+            tls_key,
+            behind_tls_proxy,
+            metrics_listen,
+            connections_max,
+            connections_per_address_max,
+            header_timeout_ms,
+            request_timeout_ms,
         } => up(UpFlags {
             data,
             org,
@@ -101,6 +141,16 @@ fn main() -> ExitCode {
             block_timeout_ms,
             block_tx_count,
             admin_password: std::env::var(ADMIN_PASSWORD_VARIABLE).ok(),
+            serving: ServingFlags {
+                tls: tls_cert.zip(tls_key),
+                behind_tls_proxy,
+                metrics_listen,
+                metrics_token: std::env::var(METRICS_TOKEN_VARIABLE).ok(),
+                connections_max,
+                connections_per_address_max,
+                header_timeout_ms,
+                request_timeout_ms,
+            },
         }),
         Command::Verify { data } => verify(data),
         Command::People { data } => people(data),
@@ -118,6 +168,9 @@ fn main() -> ExitCode {
 /// The environment variable that sets the first administrator's password.
 const ADMIN_PASSWORD_VARIABLE: &str = "MEDLEDGER_ADMIN_PASSWORD";
 
+/// The environment variable that puts `/metrics` on the main address, behind this bearer token.
+const METRICS_TOKEN_VARIABLE: &str = "MEDLEDGER_METRICS_TOKEN";
+
 /// `medledger up`'s flags and environment.
 struct UpFlags {
     data: PathBuf,
@@ -127,10 +180,72 @@ struct UpFlags {
     block_timeout_ms: Option<u64>,
     block_tx_count: Option<u32>,
     admin_password: Option<String>,
+    serving: ServingFlags,
+}
+
+/// How `medledger up` serves HTTP: TLS, the metrics, the connection limits.
+struct ServingFlags {
+    /// The certificate chain and key PEM files.
+    tls: Option<(PathBuf, PathBuf)>,
+    behind_tls_proxy: bool,
+    metrics_listen: Option<SocketAddr>,
+    metrics_token: Option<String>,
+    connections_max: u32,
+    connections_per_address_max: Option<u32>,
+    header_timeout_ms: u64,
+    request_timeout_ms: u64,
+}
+
+impl ServingFlags {
+    /// The server's options, checked (limits that cannot work, a short metrics token, unreadable or
+    /// mismatched TLS files are refused here, before anything is created).
+    fn options(&self) -> anyhow::Result<medledger_gateway::ServeOptions> {
+        let per_address_default = if self.behind_tls_proxy {
+            self.connections_max
+        } else {
+            medledger_gateway::server::CONNECTIONS_PER_ADDRESS_MAX.min(self.connections_max)
+        };
+        let limits = medledger_gateway::Limits {
+            connections_max: self.connections_max,
+            connections_per_address_max: self
+                .connections_per_address_max
+                .unwrap_or(per_address_default),
+            header_read_timeout: Duration::from_millis(self.header_timeout_ms),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+        };
+        limits.check().context("the connection limits")?;
+        let tls = match &self.tls {
+            Some((certificate, key)) => Some(
+                medledger_gateway::TlsConfig::from_pem_files(certificate, key)
+                    .context("cannot serve TLS")?,
+            ),
+            None => None,
+        };
+        let metrics_token = self
+            .metrics_token
+            .clone()
+            .map(medledger_gateway::MetricsToken::new)
+            .transpose()
+            .with_context(|| format!("{METRICS_TOKEN_VARIABLE} is refused"))?;
+        Ok(medledger_gateway::ServeOptions {
+            limits,
+            tls,
+            behind_tls_proxy: self.behind_tls_proxy,
+            metrics_token,
+        })
+    }
 }
 
 fn up(flags: UpFlags) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    let serve_options = flags.serving.options()?;
+    let https = serve_options.tls.is_some() || serve_options.behind_tls_proxy;
+    if !https && !flags.listen.ip().is_loopback() {
+        tracing::warn!(
+            "serving plain HTTP on {}: passwords and records cross the network in the clear; use --tls-cert and --tls-key, or a TLS proxy (--behind-tls-proxy)",
+            flags.listen
+        );
+    }
     let data = DataDir::new(&flags.data);
     let mut batch = BatchConfig::default();
     if let Some(ms) = flags.block_timeout_ms {
@@ -152,15 +267,25 @@ fn up(flags: UpFlags) -> anyhow::Result<ExitCode> {
                 .then_some(batch),
         },
         admin_password: flags.admin_password,
-        service: ServiceConfig::default(),
+        service: ServiceConfig {
+            // The browser then sends the session cookie over HTTPS only.
+            secure_cookies: https,
+            ..ServiceConfig::default()
+        },
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let state = runtime.block_on(async {
         let shutdown = shutdown_signal()?;
         // Bind first: a busy port should fail before anything is created.
-        let listener = tokio::net::TcpListener::bind(flags.listen)
-            .await
+        let listener = medledger_gateway::server::bind(flags.listen)
             .with_context(|| format!("cannot listen on {}", flags.listen))?;
+        let operations = match flags.serving.metrics_listen {
+            Some(address) => Some(
+                medledger_gateway::server::bind(address)
+                    .with_context(|| format!("cannot listen on {address} (--metrics-listen)"))?,
+            ),
+            None => None,
+        };
         let started_gateway = start::start(options)
             .await
             .with_context(|| format!("cannot start in {}", data.root().display()))?;
@@ -185,7 +310,11 @@ fn up(flags: UpFlags) -> anyhow::Result<ExitCode> {
             state.node().peer().height(),
             started.elapsed().as_millis()
         );
-        medledger_gateway::serve(listener, state.clone(), shutdown)
+        let listeners = medledger_gateway::Listeners {
+            main: listener,
+            operations,
+        };
+        medledger_gateway::serve_with(listeners, state.clone(), serve_options, shutdown)
             .await
             .context("the HTTP server failed")?;
         anyhow::Ok(state)

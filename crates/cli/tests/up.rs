@@ -1,6 +1,8 @@
 //! `medledger up` as a process: the failures this pins are a server that is slow to start or never says
 //! where it listens, a first administrator whose password is lost or shown twice, a second run that
-//! creates anything, and a SIGTERM that kills the node instead of stopping it cleanly.
+//! creates anything, a SIGTERM that kills the node instead of stopping it cleanly, serving flags that
+//! cannot work (TLS files that do not load, a request timeout under the commit wait) accepted, and
+//! `/metrics` on the main address when an operations address was asked for.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -25,6 +27,11 @@ struct Running {
 }
 
 fn start(data: &Path, admin_password: Option<&str>) -> Running {
+    start_with(data, admin_password, &[])
+}
+
+/// `medledger up` with `extra` flags, until it says where it serves.
+fn start_with(data: &Path, admin_password: Option<&str>, extra: &[&str]) -> Running {
     let mut command = Command::new(env!("CARGO_BIN_EXE_medledger"));
     command
         .args([
@@ -36,6 +43,7 @@ fn start(data: &Path, admin_password: Option<&str>) -> Running {
             "--data",
         ])
         .arg(data)
+        .args(extra)
         .env("RUST_LOG", "info")
         .env_remove("MEDLEDGER_ADMIN_PASSWORD")
         .stdout(Stdio::null())
@@ -344,4 +352,73 @@ fn a_data_directory_open_to_other_users_is_refused_at_start() {
         stderr.contains("ledger.redb") && stderr.contains("chmod -R go-rwx"),
         "{stderr}"
     );
+}
+
+#[test]
+fn serving_flags_that_cannot_work_are_refused_before_anything_is_created() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let refused = |extra: &[&str], expected: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_medledger"))
+            .args(["up", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .args(extra)
+            .env("MEDLEDGER_ADMIN_PASSWORD", "long-enough-password-1")
+            .env_remove("MEDLEDGER_METRICS_TOKEN")
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{extra:?}: {stderr}");
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+        assert!(!data.join("ledger.redb").exists(), "{extra:?}");
+    };
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().expect("utf-8");
+    refused(
+        &["--tls-cert", missing, "--tls-key", missing],
+        "cannot serve TLS",
+    );
+    refused(&["--tls-cert", missing], "--tls-key");
+    refused(&["--request-timeout-ms", "1000"], "commit wait");
+    refused(&["--connections-per-address-max", "0"], "per-address");
+}
+
+#[test]
+fn metrics_are_served_on_the_operations_address_only() {
+    let dir = tempfile::tempdir().expect("dir");
+    let data = dir.path().join("data");
+    let mut running = start_with(
+        &data,
+        Some("from-the-environment-123"),
+        &["--metrics-listen", "127.0.0.1:0"],
+    );
+    let operations = loop {
+        let line = running
+            .lines
+            .recv_timeout(START_WAIT_MAX)
+            .expect("an operations address line");
+        running.stderr.push(line.clone());
+        if let Some(rest) = line.split("operations address http://").nth(1) {
+            let address: String = rest
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '\u{1b}')
+                .collect();
+            break address
+                .trim_end_matches(':')
+                .parse::<SocketAddr>()
+                .expect("an address");
+        }
+    };
+    assert_eq!(running.request("GET", "/metrics", "").0, 404);
+    assert_eq!(running.request("GET", "/healthz", "").0, 200);
+    let on_operations = Running {
+        address: operations,
+        ..running
+    };
+    let (status, body) = on_operations.request("GET", "/metrics", "");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("medledger_ready 1"), "{body}");
+    let (code, stderr) = on_operations.terminate();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("limits: at most"), "{stderr}");
 }

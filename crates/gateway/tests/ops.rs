@@ -43,7 +43,7 @@ async fn health_and_readiness_follow_the_node_and_shutdown() {
         .assert_problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
     assert!(
         gateway
-            .get("/metrics", None)
+            .get_operations("/metrics")
             .await
             .text()
             .contains("medledger_ready 0")
@@ -59,7 +59,7 @@ async fn metrics_name_requests_commits_height_and_commit_latency() {
         .await;
     gateway.get("/api/v1/doctors/404", Some(&admin)).await;
 
-    let response = gateway.get("/metrics", None).await;
+    let response = gateway.get_operations("/metrics").await;
     assert_eq!(response.status, StatusCode::OK);
     assert!(
         response

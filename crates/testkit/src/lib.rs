@@ -2,7 +2,8 @@
 //!
 //! [`TestGateway::start`] makes a fresh data directory, creates a network with the first administrator
 //! ([`ADMIN_EMAIL`] / [`ADMIN_PASSWORD`]), starts the node with short block timeouts and builds the
-//! application exactly as served ([`medledger_gateway::app`]) with the cheapest Argon2 setting. Requests go through
+//! application exactly as served ([`medledger_gateway::app`]; the operations address's
+//! [`medledger_gateway::operations_app`] beside it) with the cheapest Argon2 setting. Requests go through
 //! `tower::ServiceExt::oneshot`: no sockets, no ports, no sleeps. Each request carries a client address
 //! ([`CLIENT_ADDRESS`] unless a test says otherwise) as the server would attach it, so per-address rate
 //! limits work. The gateway's clock is a counter that tests move with [`TestGateway::advance`].
@@ -108,13 +109,20 @@ pub struct TestGateway {
     pub dir: tempfile::TempDir,
     pub state: AppState,
     pub app: Router,
+    /// What an operations address serves (`/healthz`, `/readyz`, `/metrics`), over the same state.
+    pub operations: Router,
     /// The gateway's clock, in milliseconds since the Unix epoch.
     pub clock: Arc<AtomicI64>,
     /// The first administrator, when this start created the network.
     pub first_admin: Option<FirstAdmin>,
 }
 
-fn up_options(data: &DataDir, admin_password: Option<String>, clock: Arc<AtomicI64>) -> UpOptions {
+fn up_options(
+    data: &DataDir,
+    admin_password: Option<String>,
+    clock: Arc<AtomicI64>,
+    secure_cookies: bool,
+) -> UpOptions {
     UpOptions {
         data: data.clone(),
         init: InitOptions {
@@ -132,7 +140,7 @@ fn up_options(data: &DataDir, admin_password: Option<String>, clock: Arc<AtomicI
         service: ServiceConfig {
             password: PasswordParams::CHEAP_FOR_TESTS,
             clock: Arc::new(move || clock.load(Ordering::Relaxed)),
-            secure_cookies: false,
+            secure_cookies,
             initial_password_file: None,
         },
     }
@@ -148,29 +156,42 @@ impl TestGateway {
     pub async fn start_with(options: TestOptions) -> TestGateway {
         let dir = tempfile::tempdir().expect("temporary directory");
         let clock = Arc::new(AtomicI64::new(medledger_node::now_ms()));
-        TestGateway::open(dir, clock, options.admin_password).await
+        TestGateway::open(dir, clock, options.admin_password, false).await
+    }
+
+    /// A new network (as [`TestGateway::start`]) whose session cookies are `Secure`, as when the node
+    /// is served over HTTPS.
+    pub async fn start_with_secure_cookies() -> TestGateway {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let clock = Arc::new(AtomicI64::new(medledger_node::now_ms()));
+        TestGateway::open(dir, clock, Some(ADMIN_PASSWORD.to_owned()), true).await
     }
 
     /// A gateway over an existing data directory (which may hold a network already).
     pub async fn start_in(dir: tempfile::TempDir, options: TestOptions) -> TestGateway {
         let clock = Arc::new(AtomicI64::new(medledger_node::now_ms()));
-        TestGateway::open(dir, clock, options.admin_password).await
+        TestGateway::open(dir, clock, options.admin_password, false).await
     }
 
     async fn open(
         dir: tempfile::TempDir,
         clock: Arc<AtomicI64>,
         admin_password: Option<String>,
+        secure_cookies: bool,
     ) -> TestGateway {
         let data = DataDir::new(dir.path());
-        let started = start::start(up_options(&data, admin_password, Arc::clone(&clock)))
-            .await
-            .expect("the gateway starts");
+        let options = up_options(&data, admin_password, Arc::clone(&clock), secure_cookies);
+        let started = start::start(options).await.expect("the gateway starts");
         let app = medledger_gateway::app(started.state.clone());
+        let operations = medledger_gateway::operations_app(
+            started.state.clone(),
+            &medledger_gateway::AppOptions::default(),
+        );
         TestGateway {
             dir,
             state: started.state,
             app,
+            operations,
             clock,
             first_admin: started.first_admin,
         }
@@ -186,18 +207,25 @@ impl TestGateway {
             dir,
             state,
             app,
+            operations,
             clock,
             ..
         } = self;
-        drop(app);
+        drop((app, operations));
+        let secure_cookies = state.inner.config.secure_cookies;
         start::stop(state).expect("the node stops");
-        TestGateway::open(dir, clock, admin_password).await
+        TestGateway::open(dir, clock, admin_password, secure_cookies).await
     }
 
     /// Stops the node (pending transactions commit).
     pub fn stop(self) {
-        let TestGateway { state, app, .. } = self;
-        drop(app);
+        let TestGateway {
+            state,
+            app,
+            operations,
+            ..
+        } = self;
+        drop((app, operations));
         start::stop(state).expect("the node stops");
     }
 
@@ -207,7 +235,17 @@ impl TestGateway {
     }
 
     /// Sends a request from [`CLIENT_ADDRESS`] (unless it carries a `ConnectInfo` already).
-    pub async fn send(&self, mut request: Request<Body>) -> TestResponse {
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        TestGateway::send_to(&self.app, request).await
+    }
+
+    /// `GET path` on the operations address's application ([`TestGateway::operations`]).
+    pub async fn get_operations(&self, path: &str) -> TestResponse {
+        let request = TestGateway::request(Method::GET, path, None, None);
+        TestGateway::send_to(&self.operations, request).await
+    }
+
+    async fn send_to(router: &Router, mut request: Request<Body>) -> TestResponse {
         if request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -215,8 +253,7 @@ impl TestGateway {
         {
             request.extensions_mut().insert(ConnectInfo(CLIENT_ADDRESS));
         }
-        let response = self
-            .app
+        let response = router
             .clone()
             .oneshot(request)
             .await
