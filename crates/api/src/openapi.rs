@@ -430,7 +430,9 @@ pub mod rules {
     use serde_json::{Map, Value, json};
 
     use crate::error::PROBLEM_CODES;
-    use medledger_service::auth::{PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN};
+    use medledger_service::auth::{
+        PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, PASSWORD_DISTINCT_CHARS_MIN,
+    };
     use medledger_service::records::Served;
 
     /// The characters Rust's `char::is_whitespace` (Unicode `White_Space`) calls white space, as
@@ -706,6 +708,14 @@ pub mod rules {
         })
     }
 
+    /// What a new password must be beyond its length (the service's `check_new_password`).
+    fn new_password_rules() -> String {
+        format!(
+            "not blank, at least {PASSWORD_DISTINCT_CHARS_MIN} different characters, not a keyboard \
+             run or a common password, even dressed up with digits or l33t (else `too_weak`)."
+        )
+    }
+
     fn password(description: &str) -> Value {
         json!({
             "type": "string",
@@ -786,7 +796,8 @@ pub mod rules {
             {
                 for (name, field) in fields.iter_mut() {
                     if name == "password" {
-                        *field = password("The initial password.");
+                        *field =
+                            password(&format!("The initial password: {}", new_password_rules()));
                     } else if let Some(documented) = profile.get(name) {
                         *field = documented.clone();
                     }
@@ -798,7 +809,7 @@ pub mod rules {
             .and_then(|b| b.get_mut("properties"))
             .and_then(|p| p.get_mut("new_password"))
         {
-            *field = password("The new password.");
+            *field = password(&format!("The new password: {}", new_password_rules()));
         }
     }
 

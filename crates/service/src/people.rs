@@ -19,7 +19,7 @@ use medledger_wallet::{Wallet, WalletError, normalize_email};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::auth::{Session, check_new_password, rfc3339};
+use crate::auth::{Argon2Permit, Session, check_new_password, rfc3339};
 use crate::records::{RecordVersion, Served, parse_record};
 use crate::state::Written;
 use crate::{AppState, ServiceError};
@@ -251,7 +251,7 @@ fn new_email(state: &AppState, email: &str) -> Result<String, ServiceError> {
 }
 
 /// The new person's wallet entry: their key sealed under their initial password (Argon2, on the
-/// blocking pool).
+/// blocking pool, under the Argon2 cap: [`ServiceError::RateLimited`] at once when it is reached).
 async fn seal(
     state: &AppState,
     email_key: &str,
@@ -263,14 +263,14 @@ async fn seal(
     let params = state.inner.config.password;
     let now_ms = state.now_ms();
     let email_key = email_key.to_owned();
-    tokio::task::spawn_blocking(move || {
-        Wallet::seal(
-            &email_key, role, record_id, &password, &identity, params, now_ms,
-        )
-    })
-    .await
-    .map_err(|e| ServiceError::Internal(format!("sealing task: {e}")))?
-    .map_err(|e| ServiceError::Internal(e.to_string()))
+    Argon2Permit::try_take(&state.inner.argon2_runs)?
+        .run(move || {
+            Wallet::seal(
+                &email_key, role, record_id, &password, &identity, params, now_ms,
+            )
+        })
+        .await?
+        .map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
 /// Records the first administrator's profile on the ledger, signed by them, and marks their wallet
