@@ -492,8 +492,8 @@ mod tests {
     async fn burst(limiter: Arc<LoginLimiter>, permits: usize, count: usize) -> Burst {
         let runs = Arc::new(Semaphore::new(permits));
         let keys = AttemptKeys::new("admin@medledger.local", Some(IpAddr::from([10, 0, 0, 1])));
-        let gate = Arc::new(std::sync::RwLock::new(()));
-        let closed = gate.write().unwrap_or_else(|p| p.into_inner());
+        let gate = Arc::new(tokio::sync::RwLock::new(()));
+        let closed = gate.write().await;
         let started = Arc::new(AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..count {
@@ -506,7 +506,7 @@ mod tests {
             tasks.spawn(async move {
                 let job = move || {
                     started.fetch_add(1, Ordering::SeqCst);
-                    let _open = gate.read().unwrap_or_else(|p| p.into_inner());
+                    let _open = gate.blocking_read();
                     if i + 1 == count {
                         Ok(())
                     } else {

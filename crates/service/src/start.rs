@@ -131,7 +131,9 @@ fn check_given_password(password: &str) -> Result<(), StartError> {
             .field_problems()
             .first()
             .map_or_else(|| e.to_string(), |problem| problem.message.clone());
-        StartError::Config(format!("MEDLEDGER_ADMIN_PASSWORD is not accepted: {why}"))
+        StartError::Config(format!(
+            "the first administrator's password (MEDLEDGER_ADMIN_PASSWORD) is not accepted: {why}"
+        ))
     })
 }
 

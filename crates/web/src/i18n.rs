@@ -677,13 +677,13 @@ static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "error.rate_limited_seconds",
-        "Too many attempts. Try again in {seconds} seconds.",
-        "Demasiados intentos. Vuelva a intentarlo dentro de {seconds} segundos.",
+        "Too many attempts. Try again in {seconds} s.",
+        "Demasiados intentos. Vuelva a intentarlo dentro de {seconds} s.",
     ),
     (
         "error.rate_limited_minutes",
-        "Too many attempts. Try again in {minutes} minutes.",
-        "Demasiados intentos. Vuelva a intentarlo dentro de {minutes} minutos.",
+        "Too many attempts. Try again in {minutes} min.",
+        "Demasiados intentos. Vuelva a intentarlo dentro de {minutes} min.",
     ),
     (
         "error.unavailable",

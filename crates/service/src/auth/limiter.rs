@@ -82,7 +82,9 @@ pub const LOGIN_ACCOUNT_FORGET_AFTER_MS: i64 = 6 * 60 * 60 * 1000;
 /// An address with no attempt for this long is forgotten (a shared address recovers from its people's
 /// typos within the hour).
 pub const LOGIN_ADDRESS_FORGET_AFTER_MS: i64 = 60 * 60 * 1000;
-/// Most keys (accounts and addresses) the limiter holds: about 64 bytes each, so at most ~6 MiB.
+/// Most keys (accounts and addresses) the limiter holds: under 64 bytes each in the table, so under
+/// 8 MiB at the bound. Large, so that filling it with running delays takes a flood of over a million
+/// cheap logins (a running delay needs at least five failures of one key).
 pub const LOGIN_LIMITER_ENTRIES_MAX: usize = 100_000;
 /// When the table is full, at least this fraction (1/N) of it is evicted at once, so that a flood of
 /// new keys costs one scan of the table per batch rather than per attempt.

@@ -114,7 +114,7 @@ fn guessable(candidate: &str) -> bool {
     }
     // `qwertyqwerty`, `passwordpassword`: a guessable part said again.
     (1..=chars.len() / 2)
-        .filter(|period| chars.len() % period == 0)
+        .filter(|period| chars.len().is_multiple_of(*period))
         .any(|period| {
             chars.chunks(period).all(|chunk| chunk == &chars[..period])
                 && whole(&chars[..period].iter().collect::<String>())
