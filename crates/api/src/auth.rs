@@ -123,7 +123,8 @@ pub struct LoginResponse {
 pub struct PasswordChange {
     #[schema(format = Password)]
     pub current_password: String,
-    /// 12 to 1024 characters.
+    /// 12 to 1024 characters, not too easy to guess (`too_weak`: blank, too few different characters,
+    /// a keyboard run, or a common password).
     #[schema(format = Password)]
     pub new_password: String,
 }
@@ -139,7 +140,7 @@ pub struct PasswordChange {
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed logins for the account or from the address", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Not checked: the account or the address is delayed after failed logins (each failure past a few doubles the wait, up to 15 minutes for an account), or too many password checks are running at once; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -193,8 +194,8 @@ pub async fn logout(
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`current_password` is wrong (`wrong_password`) or `new_password` is too short or too long", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many wrong passwords", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`current_password` is wrong (`wrong_password`) or `new_password` is too short, too long or too easy to guess (`too_weak`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Not checked: too many wrong passwords for the account or from the address, or too many password checks at once; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
     )
 )]

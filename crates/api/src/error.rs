@@ -101,11 +101,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
-        if let ServiceError::RateLimited { retry_after_ms } = self.0 {
-            let seconds = (retry_after_ms + 999) / 1000;
-            if let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string()) {
-                headers.insert(header::RETRY_AFTER, value);
-            }
+        if let Some(seconds) = self.0.retry_after_s()
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            headers.insert(header::RETRY_AFTER, value);
         }
         response
     }

@@ -271,7 +271,9 @@ pub mod rules {
     use serde_json::{Map, Value, json};
 
     use crate::error::PROBLEM_CODES;
-    use medledger_service::auth::{PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN};
+    use medledger_service::auth::{
+        PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, PASSWORD_DISTINCT_CHARS_MIN,
+    };
     use medledger_service::people::PASSWORD_FIELD;
 
     /// The component of a kind's amendment body: `PatientAmendment`, ...
@@ -302,7 +304,10 @@ pub mod rules {
             .clone()
             .map(|f| (f.name.to_owned(), field_schema(f)))
             .collect();
-        properties.insert(PASSWORD_FIELD.to_owned(), password("The initial password."));
+        properties.insert(
+            PASSWORD_FIELD.to_owned(),
+            password(&format!("The initial password: {}", new_password_rules())),
+        );
         let required: Vec<&str> = profile
             .filter(|f| f.required)
             .map(|f| f.name)
@@ -341,6 +346,14 @@ pub mod rules {
         }
     }
 
+    /// What a new password must be beyond its length (the service's `check_new_password`).
+    fn new_password_rules() -> String {
+        format!(
+            "not blank, at least {PASSWORD_DISTINCT_CHARS_MIN} different characters, not a keyboard \
+             run or a common password, even dressed up with digits or l33t (else `too_weak`)."
+        )
+    }
+
     fn password(description: &str) -> Value {
         json!({
             "type": "string",
@@ -371,7 +384,7 @@ pub mod rules {
             .and_then(|b| b.get_mut("properties"))
             .and_then(|p| p.get_mut("new_password"))
         {
-            *field = password("The new password.");
+            *field = password(&format!("The new password: {}", new_password_rules()));
         }
     }
 

@@ -11,8 +11,8 @@
 //! JSON shapes: reads and registrations answer with the records module's shapes
 //! ([`RecordVersion`] / [`RecordPage`]: the profile under `record`, OMOP names, certificate DER in hex,
 //! beside the version's author, time, `tx_id`, `block_number`, `tx_index`). A registration's body is
-//! the profile without `certificate` (the gateway issues it) plus `password` (≥ 12 characters); it
-//! answers 201 with `Location`. Amendments and history of people are served by [`crate::records`].
+//! the profile without `certificate` (the gateway issues it) plus `password` (≥ 12 characters, not
+//! `too_weak`); it answers 201 with `Location`. Amendments and history of people are served by [`crate::records`].
 
 use axum::Json;
 use axum::extract::State;
@@ -82,7 +82,8 @@ pub async fn list_admins(
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The id or email exists", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (a `password` too easy to guess is `too_weak`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many password checks at once; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -159,7 +160,8 @@ pub async fn list_doctors(
         (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The id or email exists", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields (a `password` too easy to guess is `too_weak`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many password checks at once; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -1,5 +1,6 @@
 //! Logins and sessions: [`authenticate`], [`end_session`], [`change_own_password`], the [`Session`] every
-//! protected action takes, and the login rate limits.
+//! protected action takes, the login limiter ([`limiter`]), the rules for new passwords
+//! ([`password_rules`]) and the cap on Argon2 work ([`Argon2Permit`]).
 //!
 //! A login checks the password against the wallet and decrypts the person's key; the session holds the
 //! unlocked key, in memory only, until it ends. So sessions are never persisted: a restart logs everyone
@@ -9,24 +10,52 @@
 //! after [`SESSION_IDLE_TIMEOUT_MS`] without use, or [`SESSION_LIFETIME_MS`] after login, whichever comes
 //! first; the clock is the service's injectable clock.
 //!
-//! Failed logins are counted per account and per client address ([`LOGIN_FAILURES_MAX`] per
-//! [`LOGIN_FAILURE_WINDOW_MS`]); past that, logins for the account or from the address are refused
-//! ([`ServiceError::RateLimited`]) before any password is checked. An unknown email and a wrong password get the same answer
-//! and cost the same Argon2 run. The client address is the TCP peer's: behind a reverse proxy every
-//! client shares the proxy's address, and `X-Forwarded-For` is deliberately not trusted.
+//! Every password check (a login; the current password of a change) goes through one path,
+//! [`check_password`]: an attempt for a delayed account or address is refused at once with its wait
+//! ([`ServiceError::RateLimited`]) and the password is not looked at; an attempt that may go is
+//! reserved in the [`LoginLimiter`] (counted as a failure) *before* Argon2 runs, and settled after it.
+//! A password over the length limit is refused without Argon2 but counted all the same. An unknown email
+//! and a wrong password get the same answer and cost the same Argon2 run. The client address is the TCP
+//! peer's: behind a reverse proxy every client shares the proxy's address, and `X-Forwarded-For` is
+//! deliberately not trusted.
+//!
+//! Argon2 is the expensive part of a login, a password change and a registration (each run holds
+//! `PasswordParams::memory_kib`, 19 MiB at the recommended cost, until it ends). At most
+//! [`ARGON2_RUNS_MAX`] such jobs run at once; one more is refused at once, with
+//! [`ServiceError::RateLimited`] and a short wait ([`ARGON2_BUSY_RETRY_AFTER_MS`]), and counts as no
+//! attempt. 429 rather than 503: the remedy is the same as for a delay (try again after
+//! `Retry-After`), and the node itself is ready, which 503 (`/readyz`'s answer) would deny. So the
+//! memory Argon2 holds at once is at most `ARGON2_RUNS_MAX × memory_kib` (38 MiB at the recommended
+//! cost), however many logins arrive together.
+
+pub mod limiter;
+pub mod password_rules;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use base64::Engine as _;
 use medledger_crypto::keys::random_bytes;
 use medledger_crypto::x509::CertificateAuthority;
 use medledger_node::Identity;
 use medledger_types::Role;
-use medledger_wallet::{WalletError, normalize_email};
+use medledger_wallet::WalletError;
 
 use crate::{AppState, ServiceError};
+
+pub use limiter::{
+    ACCOUNT_POLICY, ADDRESS_POLICY, AttemptKeys, DelayPolicy, LOGIN_ACCOUNT_DELAY_MAX_MS,
+    LOGIN_ACCOUNT_FAILURES_FREE, LOGIN_ACCOUNT_FORGET_AFTER_MS, LOGIN_ADDRESS_DELAY_MAX_MS,
+    LOGIN_ADDRESS_FAILURES_FREE, LOGIN_ADDRESS_FORGET_AFTER_MS, LOGIN_DELAY_FIRST_MS,
+    LOGIN_LIMITER_ENTRIES_MAX, LimiterKey, LoginLimiter, Reservation,
+};
+pub use password_rules::{
+    PASSWORD_CHARS_MAX, PASSWORD_CHARS_MIN, PASSWORD_DISTINCT_CHARS_MIN, TOO_WEAK,
+    check_new_password,
+};
 
 /// A session ends after this long without a request.
 pub const SESSION_IDLE_TIMEOUT_MS: i64 = 30 * 60 * 1000;
@@ -36,16 +65,12 @@ pub const SESSION_LIFETIME_MS: i64 = 8 * 60 * 60 * 1000;
 pub const SESSIONS_COUNT_MAX: usize = 10_000;
 /// Most sessions of one person; past it, that person's least recently used session ends.
 pub const SESSIONS_PER_PERSON_MAX: usize = 16;
-/// Failed logins allowed per account, and per client address, in one window.
-pub const LOGIN_FAILURES_MAX: u32 = 5;
-/// The window failed logins are counted in.
-pub const LOGIN_FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
-/// Most accounts and addresses the login limiter tracks; past it, the oldest window is forgotten.
-pub const LOGIN_LIMITER_ENTRIES_MAX: usize = 10_000;
-/// Shortest password accepted, in characters.
-pub const PASSWORD_CHARS_MIN: usize = 12;
-/// Longest password accepted, in characters (as the document's `maxLength` counts them; at most 4 KiB).
-pub const PASSWORD_CHARS_MAX: usize = 1024;
+/// Most Argon2 jobs (a login's password check, a password change, a registration's sealing) that run
+/// at once, each on the blocking pool. Two: the cores of a small node, and enough for a hospital's
+/// logins (one takes well under a second); it bounds Argon2's memory to twice `memory_kib`.
+pub const ARGON2_RUNS_MAX: usize = 2;
+/// The wait an attempt is told when [`ARGON2_RUNS_MAX`] jobs are running (a job takes under a second).
+pub const ARGON2_BUSY_RETRY_AFTER_MS: i64 = 1_000;
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "medledger_session";
 /// Random bytes in a session token.
@@ -56,7 +81,7 @@ const TOKEN_CHARS_MAX: usize = 64;
 const _: () = assert!(SESSION_IDLE_TIMEOUT_MS <= SESSION_LIFETIME_MS);
 const _: () = assert!(SESSIONS_PER_PERSON_MAX <= SESSIONS_COUNT_MAX);
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves a table that is still consistent (every update is one
     // insert or remove), so a poisoned lock is used as it is.
     mutex
@@ -274,106 +299,6 @@ pub fn session_of(state: &AppState, token: Option<&str>) -> Result<Session, Serv
         .ok_or(ServiceError::Unauthorized)
 }
 
-struct Window {
-    started_ms: i64,
-    failures: u32,
-}
-
-/// Failed-login counters per account and per client address, in fixed windows.
-#[derive(Default)]
-pub struct LoginLimiter {
-    table: Mutex<HashMap<String, Window>>,
-}
-
-impl LoginLimiter {
-    fn keys(email: &str, address: Option<IpAddr>) -> Vec<String> {
-        let mut keys = vec![format!("account:{}", normalize_email(email))];
-        if let Some(address) = address {
-            keys.push(format!("address:{address}"));
-        }
-        keys
-    }
-
-    /// `Err(retry_after_ms)` if any key has used up its failures in the current window.
-    fn check(&self, keys: &[String], now_ms: i64) -> Result<(), i64> {
-        let table = lock(&self.table);
-        let retry_after_ms = keys
-            .iter()
-            .filter_map(|key| table.get(key))
-            .filter(|w| w.failures >= LOGIN_FAILURES_MAX)
-            .map(|w| w.started_ms + LOGIN_FAILURE_WINDOW_MS - now_ms)
-            .filter(|ms| *ms > 0)
-            .max();
-        match retry_after_ms {
-            Some(ms) => Err(ms),
-            None => Ok(()),
-        }
-    }
-
-    fn fail(&self, keys: &[String], now_ms: i64) {
-        let mut table = lock(&self.table);
-        for key in keys {
-            if let Some(window) = table.get_mut(key) {
-                if now_ms - window.started_ms >= LOGIN_FAILURE_WINDOW_MS {
-                    *window = Window {
-                        started_ms: now_ms,
-                        failures: 0,
-                    };
-                }
-                window.failures = window.failures.saturating_add(1);
-                continue;
-            }
-            if table.len() >= LOGIN_LIMITER_ENTRIES_MAX {
-                table.retain(|_, w| now_ms - w.started_ms < LOGIN_FAILURE_WINDOW_MS);
-            }
-            if table.len() >= LOGIN_LIMITER_ENTRIES_MAX
-                && let Some(oldest) = table
-                    .iter()
-                    .min_by_key(|(_, w)| w.started_ms)
-                    .map(|(k, _)| k.clone())
-            {
-                table.remove(&oldest);
-            }
-            table.insert(
-                key.clone(),
-                Window {
-                    started_ms: now_ms,
-                    failures: 1,
-                },
-            );
-        }
-    }
-
-    /// A successful login clears its account's failures (not its address's).
-    fn succeed(&self, email: &str) {
-        lock(&self.table).remove(&format!("account:{}", normalize_email(email)));
-    }
-
-    /// Accounts and addresses tracked now.
-    pub fn count(&self) -> usize {
-        lock(&self.table).len()
-    }
-}
-
-/// Checks a new password's length; `field` names it in the 422.
-pub fn check_new_password(field: &str, password: &str) -> Result<(), ServiceError> {
-    if password.chars().count() < PASSWORD_CHARS_MIN {
-        return Err(ServiceError::field(
-            field,
-            "too_short",
-            format!("at least {PASSWORD_CHARS_MIN} characters"),
-        ));
-    }
-    if password.chars().nth(PASSWORD_CHARS_MAX).is_some() {
-        return Err(ServiceError::field(
-            field,
-            "too_long",
-            format!("at most {PASSWORD_CHARS_MAX} characters"),
-        ));
-    }
-    Ok(())
-}
-
 /// An RFC 3339 UTC time (whole seconds) of a Unix time in milliseconds.
 pub fn rfc3339(unix_ms: i64) -> String {
     medledger_contract::ehr::DateTime::from_unix_seconds(unix_ms.div_euclid(1000))
@@ -397,9 +322,87 @@ pub fn session_cookie(state: &AppState, token: &str, max_age_s: i64) -> String {
 /// A successful login: the new session, the person's role and email.
 pub type LoggedIn = (NewSession, Role, String);
 
+/// The right to run one Argon2 job: one of [`ARGON2_RUNS_MAX`], held until the job ends (also when the
+/// request that started it is abandoned: the job keeps it, not the request).
+pub struct Argon2Permit {
+    _held: OwnedSemaphorePermit,
+}
+
+impl Argon2Permit {
+    /// A permit if fewer than the semaphore's permits are taken; else, at once,
+    /// [`ServiceError::RateLimited`] with [`ARGON2_BUSY_RETRY_AFTER_MS`].
+    pub fn try_take(runs: &Arc<Semaphore>) -> Result<Argon2Permit, ServiceError> {
+        match Arc::clone(runs).try_acquire_owned() {
+            Ok(permit) => Ok(Argon2Permit { _held: permit }),
+            Err(_) => {
+                tracing::debug!("Argon2 busy: an attempt refused");
+                Err(ServiceError::RateLimited {
+                    retry_after_ms: ARGON2_BUSY_RETRY_AFTER_MS,
+                })
+            }
+        }
+    }
+
+    /// Runs `job` on the blocking pool, holding the permit until it returns.
+    pub async fn run<T: Send + 'static>(
+        self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        tokio::task::spawn_blocking(move || {
+            let _permit = self;
+            job()
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(format!("Argon2 task: {e}")))
+    }
+}
+
+/// A password that did not open the account (or an account that does not exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongPassword;
+
+/// The one way a person's password is checked: `job` (the wallet call that runs Argon2) under the
+/// limiter and the Argon2 cap. Outcomes, in the order they are decided:
+///
+/// - [`ServiceError::RateLimited`] with the wait, nothing run, nothing counted: a key of `keys` is
+///   delayed (or new and the limiter full of running delays);
+/// - `Ok(Err(WrongPassword))`, nothing run, counted: `well_formed` is false (over a length limit, so
+///   no Argon2 is spent on it, but it is an attempt all the same);
+/// - [`ServiceError::RateLimited`] with [`ARGON2_BUSY_RETRY_AFTER_MS`], nothing run, nothing counted:
+///   [`ARGON2_RUNS_MAX`] jobs are running;
+/// - otherwise the attempt is reserved (counted) and `job` runs: `Ok(Ok(value))` settles it as a
+///   success; `WrongCredentials` is `Ok(Err(WrongPassword))`, counted; another wallet error is
+///   internal (and counted: a failing disk is no reason to let guesses through).
+pub async fn check_password<T: Send + 'static>(
+    limiter: &LoginLimiter,
+    argon2_runs: &Arc<Semaphore>,
+    keys: &AttemptKeys,
+    now_ms: i64,
+    well_formed: bool,
+    job: impl FnOnce() -> Result<T, WalletError> + Send + 'static,
+) -> Result<Result<T, WrongPassword>, ServiceError> {
+    if !well_formed {
+        let _counted = limiter.reserve(keys, now_ms)?;
+        return Ok(Err(WrongPassword));
+    }
+    // A delayed attempt is told its delay, not that Argon2 is busy; `reserve` checks again, atomically.
+    limiter.check(keys, now_ms)?;
+    let permit = Argon2Permit::try_take(argon2_runs)?;
+    let reservation = limiter.reserve(keys, now_ms)?;
+    match permit.run(job).await? {
+        Ok(value) => {
+            reservation.succeed();
+            Ok(Ok(value))
+        }
+        Err(WalletError::WrongCredentials) => Ok(Err(WrongPassword)),
+        Err(e) => Err(ServiceError::Internal(e.to_string())),
+    }
+}
+
 /// Checks a person's credentials and opens a session: the one login path, shared by the API and the web
-/// pages. A rate-limited attempt is [`ServiceError::RateLimited`]; wrong credentials are
-/// [`ServiceError::InvalidCredentials`], whichever of email and password is wrong.
+/// pages. Outcomes: the session; [`ServiceError::RateLimited`] (a delayed account or address, or Argon2
+/// busy: see [`check_password`]); [`ServiceError::InvalidCredentials`], whichever of email and password
+/// is wrong; [`ServiceError::Unavailable`] when the node is not ready.
 pub async fn authenticate(
     state: &AppState,
     address: Option<IpAddr>,
@@ -409,33 +412,21 @@ pub async fn authenticate(
     if !state.is_ready() {
         return Err(ServiceError::Unavailable);
     }
-    let keys = LoginLimiter::keys(&email, address);
-    let limiter = &state.inner.login_limiter;
-    if let Err(retry_after_ms) = limiter.check(&keys, state.now_ms()) {
-        return Err(ServiceError::RateLimited { retry_after_ms });
-    }
-    if password.chars().nth(PASSWORD_CHARS_MAX).is_some()
-        || email.len() > medledger_wallet::EMAIL_BYTES_MAX
-    {
-        limiter.fail(&keys, state.now_ms());
-        return Err(ServiceError::InvalidCredentials);
-    }
-    let unlocked = {
-        let state = state.clone();
-        tokio::task::spawn_blocking(move || state.inner.wallet.unlock(&email, &password))
-            .await
-            .map_err(|e| ServiceError::Internal(format!("login task: {e}")))?
-    };
-    let unlocked = match unlocked {
-        Ok(unlocked) => unlocked,
-        Err(WalletError::WrongCredentials) => {
-            limiter.fail(&keys, state.now_ms());
-            return Err(ServiceError::InvalidCredentials);
-        }
-        Err(e) => return Err(ServiceError::Internal(e.to_string())),
-    };
+    let keys = AttemptKeys::new(&email, address);
+    let well_formed = password.chars().nth(PASSWORD_CHARS_MAX).is_none()
+        && email.len() <= medledger_wallet::EMAIL_BYTES_MAX;
+    let wallet_state = state.clone();
+    let unlocked = check_password(
+        &state.inner.login_limiter,
+        &state.inner.argon2_runs,
+        &keys,
+        state.now_ms(),
+        well_formed,
+        move || wallet_state.inner.wallet.unlock(&email, &password),
+    )
+    .await?
+    .map_err(|WrongPassword| ServiceError::InvalidCredentials)?;
     let person = unlocked.person;
-    limiter.succeed(&person.email);
     if !person.on_ledger {
         crate::people::record_first_admin(state, &unlocked.identity, &person.email).await?;
     }
@@ -464,9 +455,10 @@ pub fn end_session(state: &AppState, session: &Session) {
 }
 
 /// Changes the logged-in person's password (shared by the API and the web pages): checks the new one,
-/// re-encrypts the key under it, and ends the person's other sessions. `Ok(Err(response))` is a
-/// rate-limited attempt is [`ServiceError::RateLimited`]; a wrong current password is a 422 on
-/// `current_password`.
+/// re-encrypts the key under it, and ends the person's other sessions. Outcomes: `Ok`; a 422 on
+/// `new_password` ([`check_new_password`]); [`ServiceError::RateLimited`] (the account or address is
+/// delayed, or Argon2 busy: the current password is a password check like a login's, see
+/// [`check_password`]); a 422 `wrong_password` on `current_password`.
 pub async fn change_own_password(
     state: &AppState,
     address: Option<IpAddr>,
@@ -475,17 +467,14 @@ pub async fn change_own_password(
     new_password: String,
 ) -> Result<(), ServiceError> {
     check_new_password("new_password", &new_password)?;
-    let keys = LoginLimiter::keys(&session.email, address);
-    let limiter = &state.inner.login_limiter;
-    if let Err(retry_after_ms) = limiter.check(&keys, state.now_ms()) {
-        return Err(ServiceError::RateLimited { retry_after_ms });
-    }
-    let changed = {
+    let keys = AttemptKeys::new(&session.email, address);
+    let well_formed = current_password.chars().nth(PASSWORD_CHARS_MAX).is_none();
+    let job = {
         let state = state.clone();
         let email = session.email.clone();
         let params = state.inner.config.password;
         let now_ms = state.now_ms();
-        tokio::task::spawn_blocking(move || {
+        move || {
             state.inner.wallet.change_password(
                 &email,
                 &current_password,
@@ -493,21 +482,23 @@ pub async fn change_own_password(
                 params,
                 now_ms,
             )
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(format!("password task: {e}")))?
-    };
-    match changed {
-        Ok(()) => {}
-        Err(WalletError::WrongCredentials) => {
-            limiter.fail(&keys, state.now_ms());
-            return Err(ServiceError::field(
-                "current_password",
-                "wrong_password",
-                "the current password is wrong",
-            ));
         }
-        Err(e) => return Err(ServiceError::Internal(e.to_string())),
+    };
+    let changed = check_password(
+        &state.inner.login_limiter,
+        &state.inner.argon2_runs,
+        &keys,
+        state.now_ms(),
+        well_formed,
+        job,
+    )
+    .await?;
+    if changed.is_err() {
+        return Err(ServiceError::field(
+            "current_password",
+            "wrong_password",
+            "the current password is wrong",
+        ));
     }
     state.forget_initial_password(&session.email);
     state
@@ -521,28 +512,161 @@ pub async fn change_own_password(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    #[test]
-    fn the_limiter_counts_per_key_in_windows_and_forgets_the_oldest_when_full() {
-        let limiter = LoginLimiter::default();
-        let keys = LoginLimiter::keys("Ana@x.cu", None);
-        for _ in 0..LOGIN_FAILURES_MAX {
-            assert!(limiter.check(&keys, 0).is_ok());
-            limiter.fail(&keys, 0);
+    const NOW: i64 = 1_700_000_000_000;
+
+    /// What a burst of simultaneous password checks came to.
+    struct Burst {
+        /// Attempts whose job ran (the password was looked at): wrong ones, then right ones.
+        wrong: usize,
+        right: usize,
+        /// The `retry_after_ms` of each attempt refused at once.
+        refused: Vec<i64>,
+        /// Reservations held while every job was still running.
+        in_flight_at_peak: u32,
+    }
+
+    /// `count` simultaneous checks for one account from one address, each job blocked until all have
+    /// been decided (so nothing finishes early and frees a permit); the last one has the right password.
+    async fn burst(limiter: Arc<LoginLimiter>, permits: usize, count: usize) -> Burst {
+        let runs = Arc::new(Semaphore::new(permits));
+        let keys = AttemptKeys::new("admin@medledger.local", Some(IpAddr::from([10, 0, 0, 1])));
+        let gate = Arc::new(tokio::sync::RwLock::new(()));
+        let closed = gate.write().await;
+        let started = Arc::new(AtomicUsize::new(0));
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..count {
+            let (limiter, runs, gate, started) = (
+                Arc::clone(&limiter),
+                Arc::clone(&runs),
+                Arc::clone(&gate),
+                Arc::clone(&started),
+            );
+            tasks.spawn(async move {
+                let job = move || {
+                    started.fetch_add(1, Ordering::SeqCst);
+                    let _open = gate.blocking_read();
+                    if i + 1 == count {
+                        Ok(())
+                    } else {
+                        Err(WalletError::WrongCredentials)
+                    }
+                };
+                check_password(&limiter, &runs, &keys, NOW, true, job).await
+            });
         }
-        assert_eq!(limiter.check(&keys, 1), Err(LOGIN_FAILURE_WINDOW_MS - 1));
-        assert!(
-            limiter
-                .check(&LoginLimiter::keys("ana@x.cu", None), 1)
-                .is_err(),
-            "emails are compared case-insensitively"
+        let mut results = Vec::new();
+        // Each task decides (refused, or reserved and running) at its first poll: wait until all have.
+        for _ in 0..10_000 {
+            tokio::task::yield_now().await;
+            while let Some(done) = tasks.try_join_next() {
+                results.push(done.expect("the task ends"));
+            }
+            if results.len() + limiter.in_flight(&keys.account) as usize == count {
+                break;
+            }
+        }
+        let in_flight_at_peak = limiter.in_flight(&keys.account);
+        assert_eq!(
+            results.len() + in_flight_at_peak as usize,
+            count,
+            "all decided"
         );
-        assert!(limiter.check(&keys, LOGIN_FAILURE_WINDOW_MS).is_ok());
-
-        for i in 0..LOGIN_LIMITER_ENTRIES_MAX + 10 {
-            limiter.fail(&[format!("account:{i}")], 1 + i as i64);
+        drop(closed);
+        while let Some(done) = tasks.join_next().await {
+            results.push(done.expect("the task ends"));
         }
-        assert!(limiter.count() <= LOGIN_LIMITER_ENTRIES_MAX);
+        assert_eq!(runs.available_permits(), permits, "every permit came back");
+        let mut outcome = Burst {
+            wrong: 0,
+            right: 0,
+            refused: Vec::new(),
+            in_flight_at_peak,
+        };
+        for result in results {
+            match result {
+                Ok(Ok(())) => outcome.right += 1,
+                Ok(Err(WrongPassword)) => outcome.wrong += 1,
+                Err(ServiceError::RateLimited { retry_after_ms }) => {
+                    outcome.refused.push(retry_after_ms)
+                }
+                Err(e) => panic!("unexpected: {e}"),
+            }
+        }
+        assert_eq!(
+            outcome.wrong + outcome.right,
+            started.load(Ordering::SeqCst)
+        );
+        outcome
+    }
+
+    #[tokio::test]
+    async fn a_burst_runs_at_most_the_argon2_cap_and_the_excess_is_refused_at_once_uncounted() {
+        let limiter = Arc::new(LoginLimiter::default());
+        let outcome = burst(Arc::clone(&limiter), ARGON2_RUNS_MAX, 100).await;
+        assert_eq!(outcome.in_flight_at_peak as usize, ARGON2_RUNS_MAX);
+        assert_eq!(
+            outcome.wrong, ARGON2_RUNS_MAX,
+            "only the first ones were checked"
+        );
+        assert_eq!(outcome.refused.len(), 100 - ARGON2_RUNS_MAX);
+        assert!(
+            outcome
+                .refused
+                .iter()
+                .all(|ms| *ms == ARGON2_BUSY_RETRY_AFTER_MS)
+        );
+        let account = LimiterKey::account("admin@medledger.local");
+        assert_eq!(
+            limiter.wait_of(&account, NOW),
+            0,
+            "the refused attempts counted nothing: only the checked ones did"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_burst_is_counted_before_it_is_checked_so_only_the_free_failures_and_one_get_through()
+    {
+        let limiter = Arc::new(LoginLimiter::default());
+        let outcome = burst(Arc::clone(&limiter), 1_000, 100).await;
+        let checked = LOGIN_ACCOUNT_FAILURES_FREE as usize + 1;
+        assert_eq!(outcome.in_flight_at_peak as usize, checked);
+        assert_eq!(
+            outcome.wrong + outcome.right,
+            checked,
+            "99 wrong and 1 right: 5 checked"
+        );
+        assert_eq!(
+            outcome.right, 0,
+            "the right password came too late in the burst"
+        );
+        assert!(outcome.refused.iter().all(|ms| *ms == LOGIN_DELAY_FIRST_MS));
+        let account = LimiterKey::account("admin@medledger.local");
+        assert_eq!(limiter.wait_of(&account, NOW), LOGIN_DELAY_FIRST_MS);
+    }
+
+    #[tokio::test]
+    async fn an_over_long_password_runs_no_argon2_needs_no_permit_and_counts() {
+        let limiter = LoginLimiter::default();
+        let no_permits = Arc::new(Semaphore::new(0));
+        let keys = AttemptKeys::new("ana@x.cu", None);
+        for _ in 0..=LOGIN_ACCOUNT_FAILURES_FREE {
+            let job =
+                || -> Result<(), WalletError> { panic!("no Argon2 for an over-long password") };
+            let checked = check_password(&limiter, &no_permits, &keys, NOW, false, job).await;
+            assert!(matches!(checked, Ok(Err(WrongPassword))));
+        }
+        let job = || -> Result<(), WalletError> { panic!("a delayed attempt runs nothing") };
+        match check_password(&limiter, &no_permits, &keys, NOW, true, job).await {
+            Err(ServiceError::RateLimited { retry_after_ms }) => {
+                assert_eq!(
+                    retry_after_ms, LOGIN_DELAY_FIRST_MS,
+                    "its delay, not \"busy\""
+                )
+            }
+            _ => panic!("the cheap failures counted"),
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! | 409 | `conflict` | the record (id or email) already exists; a write conflict that outlived its retries; a request valid in itself that the ledger's current state refuses (`errors` names the fields) |
 //! | 413 | `payload_too_large` | a request body or a value over a ledger limit |
 //! | 422 | `validation_failed` | well-formed but invalid: `errors` lists `{field, code, message}` |
-//! | 429 | `rate_limited` | too many failed logins for the account or from the address |
+//! | 429 | `rate_limited` | the account or the address is delayed after failed logins; too many password checks at once (`Retry-After` says when to try again) |
 //! | 503 | `unavailable` | the node is not ready (starting, stopping, or cannot commit); ordering queue full |
 //! | 500 | `internal` | a bug or a failing disk; the detail is logged, the answer says only "internal error" |
 
@@ -80,7 +80,9 @@ pub enum ServiceError {
     PayloadTooLarge,
     #[error("validation failed")]
     Validation(Vec<FieldProblem>),
-    /// Too many failed logins; the next attempt may come after `retry_after_ms`.
+    /// Too many attempts: the account or the address is delayed after failed logins, the login
+    /// limiter is full of running delays, or the most password checks that run at once are running.
+    /// The next attempt may come after `retry_after_ms`.
     #[error("too many attempts; try again later")]
     RateLimited { retry_after_ms: i64 },
     #[error("the node is not ready")]
@@ -153,6 +155,17 @@ impl ServiceError {
         match self {
             ServiceError::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
+        }
+    }
+
+    /// The whole seconds to wait before trying again (at least 1), for [`ServiceError::RateLimited`]: the
+    /// `Retry-After` of both front ends.
+    pub fn retry_after_s(&self) -> Option<i64> {
+        match self {
+            ServiceError::RateLimited { retry_after_ms } => {
+                Some(retry_after_ms.saturating_add(999).div_euclid(1000).max(1))
+            }
+            _ => None,
         }
     }
 

@@ -19,7 +19,7 @@ use medledger_wallet::{Wallet, WalletError, normalize_email};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::auth::{Session, check_new_password, rfc3339};
+use crate::auth::{Argon2Permit, Session, check_new_password, rfc3339};
 use crate::records::{RecordVersion, Served, parse_record};
 use crate::state::Written;
 use crate::{AppState, ServiceError};
@@ -258,7 +258,8 @@ fn new_email(state: &AppState, email: &str) -> Result<String, ServiceError> {
 }
 
 /// The new person's wallet entry: their key (and an administrator's copy of the CA's key) sealed under
-/// their initial password (Argon2, on the blocking pool). The initial password is the registering
+/// their initial password (Argon2, on the blocking pool, under the Argon2 cap:
+/// [`ServiceError::RateLimited`] at once when it is reached). The initial password is the registering
 /// administrator's choice, so its owner must replace it at their first login: otherwise the
 /// administrator could log in as them and sign in their name.
 async fn seal(
@@ -273,22 +274,22 @@ async fn seal(
     let params = state.inner.config.password;
     let now_ms = state.now_ms();
     let email_key = email_key.to_owned();
-    tokio::task::spawn_blocking(move || {
-        Wallet::seal(
-            &email_key,
-            role,
-            record_id,
-            &password,
-            &identity,
-            ca_key.as_ref(),
-            params,
-            now_ms,
-        )
-        .map(medledger_wallet::Sealed::must_change_password)
-    })
-    .await
-    .map_err(|e| ServiceError::Internal(format!("sealing task: {e}")))?
-    .map_err(|e| ServiceError::Internal(e.to_string()))
+    Argon2Permit::try_take(&state.inner.argon2_runs)?
+        .run(move || {
+            Wallet::seal(
+                &email_key,
+                role,
+                record_id,
+                &password,
+                &identity,
+                ca_key.as_ref(),
+                params,
+                now_ms,
+            )
+            .map(medledger_wallet::Sealed::must_change_password)
+        })
+        .await?
+        .map_err(|e| ServiceError::Internal(e.to_string()))
 }
 
 /// Records the first administrator's profile on the ledger, signed by them, and marks their wallet

@@ -126,13 +126,16 @@ pub async fn start(options: UpOptions) -> Result<Started, StartError> {
     Ok(Started { state, first_admin })
 }
 
-/// A first administrator's password given in the environment must be one a person could choose.
+/// A first administrator's password given in the environment must be one a person could choose
+/// ([`check_new_password`](crate::auth::check_new_password): long enough and not too easy to guess).
 fn check_given_password(password: &str) -> Result<(), StartError> {
-    crate::auth::check_new_password("MEDLEDGER_ADMIN_PASSWORD", password).map_err(|_| {
+    crate::auth::check_new_password("MEDLEDGER_ADMIN_PASSWORD", password).map_err(|e| {
+        let why = e
+            .field_problems()
+            .first()
+            .map_or_else(|| e.to_string(), |problem| problem.message.clone());
         StartError::Config(format!(
-            "the first administrator's password must be {}..={} characters long",
-            crate::auth::PASSWORD_CHARS_MIN,
-            crate::auth::PASSWORD_CHARS_MAX,
+            "the first administrator's password (MEDLEDGER_ADMIN_PASSWORD) is not accepted: {why}"
         ))
     })
 }

@@ -65,6 +65,10 @@ pub struct Inner {
     pub node: Arc<Node>,
     pub sessions: Sessions,
     pub login_limiter: LoginLimiter,
+    /// The Argon2 jobs that may run at once ([`ARGON2_RUNS_MAX`](crate::auth::ARGON2_RUNS_MAX)
+    /// permits): logins, password changes and registrations take one
+    /// ([`Argon2Permit`](crate::auth::Argon2Permit)).
+    pub argon2_runs: Arc<tokio::sync::Semaphore>,
     pub wallet: Wallet,
     pub metrics: Metrics,
     pub config: ServiceConfig,
@@ -89,6 +93,7 @@ impl AppState {
                 node,
                 sessions: Sessions::default(),
                 login_limiter: LoginLimiter::default(),
+                argon2_runs: Arc::new(tokio::sync::Semaphore::new(crate::auth::ARGON2_RUNS_MAX)),
                 wallet,
                 metrics: Metrics::default(),
                 config,

@@ -602,8 +602,8 @@ static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "password.rules",
-        "At least {min} characters.",
-        "Al menos {min} caracteres.",
+        "At least {min} characters, and not easy to guess (no common password, keyboard run or repeated characters).",
+        "Al menos {min} caracteres, y que no sea fácil de adivinar (ni una contraseña común, ni una secuencia del teclado, ni caracteres repetidos).",
     ),
     ("password.submit", "Change password", "Cambiar contraseña"),
     (
@@ -628,6 +628,11 @@ static MESSAGES: &[(&str, &str, &str)] = &[
         "error.too_short",
         "This is too short.",
         "Es demasiado corto.",
+    ),
+    (
+        "error.too_weak",
+        "Too easy to guess: avoid common passwords, keyboard runs and repeated characters. A few unrelated words make a strong password.",
+        "Es demasiado fácil de adivinar: evite contraseñas comunes, secuencias del teclado y caracteres repetidos. Unas cuantas palabras sin relación entre sí forman una contraseña segura.",
     ),
     (
         "error.invalid_date",
@@ -752,8 +757,18 @@ static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "error.rate_limited",
-        "Too many attempts. Wait a minute and try again.",
-        "Demasiados intentos. Espere un minuto y vuelva a intentarlo.",
+        "Too many attempts. Wait a moment and try again.",
+        "Demasiados intentos. Espere un momento y vuelva a intentarlo.",
+    ),
+    (
+        "error.rate_limited_seconds",
+        "Too many attempts. Try again in {seconds} s.",
+        "Demasiados intentos. Vuelva a intentarlo dentro de {seconds} s.",
+    ),
+    (
+        "error.rate_limited_minutes",
+        "Too many attempts. Try again in {minutes} min.",
+        "Demasiados intentos. Vuelva a intentarlo dentro de {minutes} min.",
     ),
     (
         "error.unavailable",
@@ -1104,6 +1119,7 @@ mod tests {
         ];
         let gateway = [
             "too_short",
+            "too_weak",
             "unknown_field",
             "wrong_password",
             "bad_request",
@@ -1178,7 +1194,8 @@ mod tests {
     fn placeholders_are_filled() {
         assert_eq!(
             tf(Lang::Es, "password.rules", &[("min", "12")]),
-            "Al menos 12 caracteres."
+            "Al menos 12 caracteres, y que no sea fácil de adivinar (ni una contraseña común, ni una \
+             secuencia del teclado, ni caracteres repetidos)."
         );
         assert_eq!(
             tf(Lang::En, "explorer.block", &[("number", "7")]),

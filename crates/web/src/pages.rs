@@ -56,6 +56,35 @@ impl PageError {
     }
 }
 
+/// The longest wait told in seconds; a longer one is told in minutes.
+const WAIT_SECONDS_TOLD_MAX: i64 = 120;
+
+/// What a person is told about a [`ServiceError::RateLimited`]: how long to wait, in their language.
+pub fn wait_message(page: &Page, error: &ServiceError) -> Option<String> {
+    let seconds = error.retry_after_s()?;
+    Some(if seconds <= WAIT_SECONDS_TOLD_MAX {
+        page.tf(
+            "error.rate_limited_seconds",
+            &[("seconds", &seconds.to_string())],
+        )
+    } else {
+        let minutes = (seconds + 59) / 60;
+        page.tf(
+            "error.rate_limited_minutes",
+            &[("minutes", &minutes.to_string())],
+        )
+    })
+}
+
+/// Sets `Retry-After` on the answer to a [`ServiceError::RateLimited`] (as the API does).
+fn set_retry_after(response: &mut Response, error: &ServiceError) {
+    if let Some(seconds) = error.retry_after_s()
+        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let status = status_of(&self.error);
@@ -64,11 +93,11 @@ impl IntoResponse for PageError {
             tracing::error!(%detail, "internal error on a page");
         }
         let key = format!("error.{code}");
-        let title = self.page.t(&key);
-        let title = if title == key {
-            self.page.t("error.internal")
-        } else {
-            title
+        let wait = wait_message(&self.page, &self.error);
+        let title = match &wait {
+            Some(wait) => wait.as_str(),
+            None if self.page.t(&key) == key => self.page.t("error.internal"),
+            None => self.page.t(&key),
         };
         // The API's detail is English and written for programs; the translated title says it for people.
         // Only a not-found or malformed request keeps its detail (which record, which value).
@@ -82,6 +111,7 @@ impl IntoResponse for PageError {
             detail,
         });
         *response.status_mut() = status;
+        set_retry_after(&mut response, &self.error);
         response
     }
 }
@@ -228,15 +258,11 @@ pub async fn login_submit(
             response.headers_mut().append(header::SET_COOKIE, cookie);
             response
         }
-        Err(ServiceError::RateLimited { .. }) => {
-            let mut response = login_page(
-                &page,
-                &next,
-                &form.email,
-                Some(page.t("error.rate_limited")),
-                None,
-            );
+        Err(e @ ServiceError::RateLimited { .. }) => {
+            let wait = wait_message(&page, &e);
+            let mut response = login_page(&page, &next, &form.email, wait.as_deref(), None);
             *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            set_retry_after(&mut response, &e);
             response
         }
         Err(ServiceError::InvalidCredentials) => {
