@@ -225,12 +225,6 @@ export async function apiLogin(base, email, password) {
   return (await api(base, 'POST', '/auth/login', { body: { email, password } })).token;
 }
 
-/** Registers a doctor through the REST API as the first administrator. */
-export async function apiRegisterDoctor(base, doctor) {
-  const admin = await apiLogin(base, ADMIN_EMAIL, ADMIN_PASSWORD);
-  return api(base, 'POST', '/doctors', { token: admin, body: doctor });
-}
-
 /**
  * The texts the scenarios look for, copied from crates/gateway/src/web/i18n.rs (catalogue keys in the
  * comments) and crates/gateway/src/web/fields.rs (field labels). Keep them in step with those files.

@@ -27,6 +27,8 @@ const DOCTOR = {
   given_name: 'Ana',
   family_name: 'García',
   email: 'ana.garcia@hospital.cu',
+  // The administrator chooses the initial password; at her first login she replaces it with her own.
+  initialPassword: 'la contraseña que eligió el administrador',
   password: 'otra contraseña bastante larga',
 };
 const PATIENT = { person_id: 1, given_name: 'María', family_name: 'Pérez', year_of_birth: '1980' };
@@ -80,23 +82,44 @@ after(async () => {
   await server?.stop();
 });
 
-/** Makes sure DOCTOR exists, registering her through the REST API if the browser test did not. */
-async function ensureDoctor() {
+/** Whether DOCTOR logs in with her own password (she is registered and has replaced the initial one). */
+async function doctorEnrolled() {
   try {
     await apiLogin(server.url, DOCTOR.email, DOCTOR.password);
+    return true;
   } catch {
-    const token = await apiLogin(server.url, ADMIN_EMAIL, adminPassword);
-    await api(server.url, 'POST', '/doctors', {
-      token,
-      body: {
-        provider_id: DOCTOR.provider_id,
-        given_name: DOCTOR.given_name,
-        family_name: DOCTOR.family_name,
-        email: DOCTOR.email,
-        password: DOCTOR.password,
-      },
-    });
+    return false;
   }
+}
+
+/** Makes sure DOCTOR is registered (with the initial password), through the REST API if the browser
+ * test did not register her. */
+async function ensureDoctorRegistered() {
+  const token = await apiLogin(server.url, ADMIN_EMAIL, adminPassword);
+  const found = await api(server.url, 'GET', `/doctors/${DOCTOR.provider_id}`, { token }).catch(() => null);
+  if (found) return;
+  await api(server.url, 'POST', '/doctors', {
+    token,
+    body: {
+      provider_id: DOCTOR.provider_id,
+      given_name: DOCTOR.given_name,
+      family_name: DOCTOR.family_name,
+      email: DOCTOR.email,
+      password: DOCTOR.initialPassword,
+    },
+  });
+}
+
+/** Makes sure DOCTOR is registered and logs in with her own password, replacing the initial one through
+ * the REST API if the browser test did not. */
+async function ensureDoctor() {
+  if (await doctorEnrolled()) return;
+  await ensureDoctorRegistered();
+  const token = await apiLogin(server.url, DOCTOR.email, DOCTOR.initialPassword);
+  await api(server.url, 'POST', '/auth/password', {
+    token,
+    body: { current_password: DOCTOR.initialPassword, new_password: DOCTOR.password },
+  });
 }
 
 /** Makes sure the patient, her note and its amendment exist, writing them through the REST API if not. */
@@ -153,7 +176,7 @@ test(
       await field(page, LABEL.givenName).fill(DOCTOR.given_name);
       await field(page, LABEL.familyName).fill(DOCTOR.family_name);
       await field(page, LABEL.email).fill(DOCTOR.email);
-      await field(page, LABEL.initialPassword).fill(DOCTOR.password);
+      await field(page, LABEL.initialPassword).fill(DOCTOR.initialPassword);
       await page.getByRole('button', { name: t.save, exact: true }).click();
       await page.getByText(DOCTOR.email).first().waitFor();
 
@@ -175,8 +198,22 @@ test(
   'the doctor registers a patient, adds a note and a drug exposure from the chart, amends the note ' +
     'and reads its history',
   async () => {
-    await ensureDoctor();
+    await ensureDoctorRegistered();
+    const enrolled = await doctorEnrolled();
     await withPage(browser, { locale: LOCALE }, 'doctor', async (page) => {
+      if (!enrolled) {
+        // Her first login, with the password the administrator chose, leads to the password page and
+        // nowhere else until she has chosen her own.
+        await logIn(page, server.url, { email: DOCTOR.email, password: DOCTOR.initialPassword, lang: LANG });
+        assert.equal(new URL(page.url()).pathname, '/password');
+        await page.goto(`${server.url}/patients`);
+        assert.equal(new URL(page.url()).pathname, '/password');
+        await page.getByLabel(t.currentPassword, { exact: true }).fill(DOCTOR.initialPassword);
+        await page.getByLabel(t.newPassword, { exact: true }).fill(DOCTOR.password);
+        await page.getByLabel(t.confirmPassword, { exact: true }).fill(DOCTOR.password);
+        await page.getByRole('button', { name: t.changePassword, exact: true }).click();
+        await page.getByRole('status').filter({ hasText: t.passwordChanged }).waitFor();
+      }
       await logIn(page, server.url, { email: DOCTOR.email, password: DOCTOR.password, lang: LANG });
       // The doctor lands on the patients' list.
       assert.equal(new URL(page.url()).pathname, '/patients');
