@@ -482,6 +482,49 @@ pub mod rules {
         components(document);
         answers(document);
         ids(document);
+        password_change_required(document);
+    }
+
+    /// The operations a person whose password someone else chose may still call: change it, log out.
+    const OPEN_BEFORE_A_PASSWORD_CHANGE: [&str; 2] =
+        ["/api/v1/auth/password", "/api/v1/auth/logout"];
+
+    /// Every other protected operation answers 403 `password_change_required` until a person replaces
+    /// a password someone else chose (`auth::Authenticated`): each says so, in one place.
+    fn password_change_required(document: &mut Value) {
+        let Some(paths) = document["paths"].as_object_mut() else {
+            return;
+        };
+        for (path, item) in paths.iter_mut() {
+            if OPEN_BEFORE_A_PASSWORD_CHANGE.contains(&path.as_str()) {
+                continue;
+            }
+            let Some(operations) = item.as_object_mut() else {
+                continue;
+            };
+            for operation in operations.values_mut() {
+                if operation.get("security").is_none() {
+                    continue;
+                }
+                let responses = &mut operation["responses"];
+                let forbidden = &mut responses["403"];
+                let reason = "or the password was chosen by someone else and must be replaced first \
+                              (`password_change_required`)";
+                match forbidden["description"].as_str() {
+                    Some(description) => {
+                        forbidden["description"] = json!(format!("{description}, {reason}"));
+                    }
+                    None => {
+                        *forbidden = json!({
+                            "description": format!("Not allowed: {}", &reason[3..]),
+                            "content": {"application/problem+json": {
+                                "schema": {"$ref": "#/components/schemas/Problem"}
+                            }},
+                        });
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -263,3 +263,28 @@ async fn the_document_states_the_contracts_rules() {
         Some(json!("^[0-9]{1,19}\\.[0-9]{1,9}$"))
     );
 }
+
+#[tokio::test]
+async fn every_protected_operation_says_it_may_want_a_password_change_first() {
+    let gateway = TestGateway::start().await;
+    let document = gateway.get("/api/v1/openapi.json", None).await.json();
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("an item") {
+            if operation.get("security").is_none()
+                || ["/api/v1/auth/password", "/api/v1/auth/logout"].contains(&path.as_str())
+            {
+                continue;
+            }
+            let forbidden = operation["responses"]["403"]["description"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                forbidden.contains("password_change_required"),
+                "{method} {path}: {forbidden:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 30, "{checked}");
+}
