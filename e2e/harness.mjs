@@ -192,10 +192,11 @@ export async function withPage(browser, options, name, scenario) {
   }
 }
 
-/** Fills the login form and submits it (texts are the login page's, in either language). */
-export async function logIn(page, base, { email, password, lang = 'en' }) {
+/** Fills the login form and submits it (texts are the login page's, in either language); `next` is the
+ * login page's `?next=` as typed in the address bar. */
+export async function logIn(page, base, { email, password, lang = 'en', next }) {
   const t = TEXT[lang];
-  await page.goto(`${base}/login`);
+  await page.goto(next === undefined ? `${base}/login` : `${base}/login?next=${next}`);
   await page.getByLabel(t.email, { exact: true }).fill(email);
   await page.getByLabel(t.password, { exact: true }).fill(password);
   await Promise.all([
