@@ -20,7 +20,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use medledger_contract::ehr::{Admin, Doctor};
 use medledger_service::AppState;
-use medledger_service::people::{register_admin, register_doctor};
+use medledger_service::people::register_person;
 use medledger_service::records::{self, get_record, list_records};
 use serde::Serialize;
 use serde_json::Value;
@@ -42,161 +42,124 @@ fn created(location: String, body: impl Serialize) -> Response {
     response
 }
 
-/// Lists administrators in id order (administrators and doctors).
-#[utoipa::path(
-    get,
-    path = "/admins",
-    tag = "people",
-    params(ListParams),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "A page of administrators", body = RecordPage<AdminDoc>),
-        (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn list_admins(
-    State(state): State<AppState>,
-    Authenticated(session): Authenticated,
-    QueryParams(query): QueryParams<ListParams>,
-) -> Result<Json<records::RecordPage<Admin>>, ApiError> {
-    Ok(Json(
-        list_records::<Admin>(&state, &session, &query.into()).await?,
-    ))
+/// The list, registration and read handlers of one kind of person.
+macro_rules! people_handlers {
+    (
+        model = $model:ty, doc = $doc:ty, new = $new:ty, collection = $collection:literal,
+        item = $item:literal, id = $id:literal, list = $list:ident, create = $create:ident,
+        get = $get:ident, one = $one:literal, a = $a:literal, many = $many:literal $(,)?
+    ) => {
+        #[doc = concat!("Lists ", $many, " in id order (administrators and doctors).")]
+        #[utoipa::path(
+            get,
+            path = $collection,
+            tag = "people",
+            params(ListParams),
+            security(("bearer" = [])),
+            responses(
+                (status = 200, description = concat!("A page of ", $many), body = RecordPage<$doc>),
+                (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
+                (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+                (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
+                (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        pub async fn $list(
+            State(state): State<AppState>,
+            Authenticated(session): Authenticated,
+            QueryParams(query): QueryParams<ListParams>,
+        ) -> Result<Json<records::RecordPage<$model>>, ApiError> {
+            Ok(Json(
+                list_records::<$model>(&state, &session, &query.into()).await?,
+            ))
+        }
+
+        #[doc = concat!(
+            "Registers ", $a, " (administrators only): issues the certificate, records the profile on the ",
+            "ledger and stores the credentials. The initial password opens only its own replacement: at ",
+            "the first login the person chooses their own (`POST /auth/password`)."
+        )]
+        #[utoipa::path(
+            post,
+            path = $collection,
+            tag = "people",
+            request_body = $new,
+            security(("bearer" = [])),
+            responses(
+                (status = 201, description = "Registered and committed", body = RecordVersion<$doc>),
+                (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+                (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+                (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "The id or email exists", body = Problem, content_type = "application/problem+json"),
+                (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+                (status = 422, description = "Invalid fields (a `password` too easy to guess is `too_weak`)", body = Problem, content_type = "application/problem+json"),
+                (status = 429, description = "Too many password checks at once; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+                (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        pub async fn $create(
+            State(state): State<AppState>,
+            Authenticated(session): Authenticated,
+            JsonBody(body): JsonBody<Value>,
+        ) -> Result<Response, ApiError> {
+            let version = register_person::<$model>(&state, &session, body).await?;
+            Ok(created(format!(concat!("/api/v1", $collection, "/{}"), version.id), version))
+        }
+
+        #[doc = concat!("One of the ", $many, " (administrators and doctors).")]
+        #[utoipa::path(
+            get,
+            path = $item,
+            tag = "people",
+            params(("id" = i64, Path, description = $id)),
+            security(("bearer" = [])),
+            responses(
+                (status = 200, description = "The current version", body = RecordVersion<$doc>),
+                (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+                (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+                (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = concat!("No such ", $one), body = Problem, content_type = "application/problem+json"),
+                (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        pub async fn $get(
+            State(state): State<AppState>,
+            Authenticated(session): Authenticated,
+            PathParams(id): PathParams<i64>,
+        ) -> Result<Json<records::RecordVersion<$model>>, ApiError> {
+            Ok(Json(get_record::<$model>(&state, &session, id).await?))
+        }
+    };
 }
 
-/// Registers an administrator (administrators only): issues their certificate, records their profile
-/// on the ledger and stores their credentials; they can log in at once with the initial password.
-#[utoipa::path(
-    post,
-    path = "/admins",
-    tag = "people",
-    request_body = NewAdminDoc,
-    security(("bearer" = [])),
-    responses(
-        (status = 201, description = "Registered and committed", body = RecordVersion<AdminDoc>),
-        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The id or email exists", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (a `password` too easy to guess is `too_weak`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many password checks at once; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn create_admin(
-    State(state): State<AppState>,
-    Authenticated(session): Authenticated,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Response, ApiError> {
-    let version = register_admin(&state, &session, body).await?;
-    Ok(created(format!("/api/v1/admins/{}", version.id), version))
-}
-
-/// One administrator (administrators and doctors).
-#[utoipa::path(
-    get,
-    path = "/admins/{id}",
-    tag = "people",
-    params(("id" = i64, Path, description = "`admin_id`")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The current version", body = RecordVersion<AdminDoc>),
-        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn get_admin(
-    State(state): State<AppState>,
-    Authenticated(session): Authenticated,
-    PathParams(id): PathParams<i64>,
-) -> Result<Json<records::RecordVersion<Admin>>, ApiError> {
-    Ok(Json(get_record::<Admin>(&state, &session, id).await?))
-}
-
-/// Lists doctors in id order (administrators and doctors).
-#[utoipa::path(
-    get,
-    path = "/doctors",
-    tag = "people",
-    params(ListParams),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "A page of doctors", body = RecordPage<DoctorDoc>),
-        (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn list_doctors(
-    State(state): State<AppState>,
-    Authenticated(session): Authenticated,
-    QueryParams(query): QueryParams<ListParams>,
-) -> Result<Json<records::RecordPage<Doctor>>, ApiError> {
-    Ok(Json(
-        list_records::<Doctor>(&state, &session, &query.into()).await?,
-    ))
-}
-
-/// Registers a doctor (administrators only): issues their certificate, records their profile on the
-/// ledger and stores their credentials; they can log in at once with the initial password.
-#[utoipa::path(
-    post,
-    path = "/doctors",
-    tag = "people",
-    request_body = NewDoctorDoc,
-    security(("bearer" = [])),
-    responses(
-        (status = 201, description = "Registered and committed", body = RecordVersion<DoctorDoc>),
-        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an administrator", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The id or email exists", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields (a `password` too easy to guess is `too_weak`)", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many password checks at once; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn create_doctor(
-    State(state): State<AppState>,
-    Authenticated(session): Authenticated,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Response, ApiError> {
-    let version = register_doctor(&state, &session, body).await?;
-    Ok(created(format!("/api/v1/doctors/{}", version.id), version))
-}
-
-/// One doctor (administrators and doctors).
-#[utoipa::path(
-    get,
-    path = "/doctors/{id}",
-    tag = "people",
-    params(("id" = i64, Path, description = "`provider_id`")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "The current version", body = RecordVersion<DoctorDoc>),
-        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such doctor", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn get_doctor(
-    State(state): State<AppState>,
-    Authenticated(session): Authenticated,
-    PathParams(id): PathParams<i64>,
-) -> Result<Json<records::RecordVersion<Doctor>>, ApiError> {
-    Ok(Json(get_record::<Doctor>(&state, &session, id).await?))
-}
+people_handlers!(
+    model = Admin,
+    doc = AdminDoc,
+    new = NewAdminDoc,
+    collection = "/admins",
+    item = "/admins/{id}",
+    id = "`admin_id`",
+    list = list_admins,
+    create = create_admin,
+    get = get_admin,
+    one = "administrator",
+    a = "an administrator",
+    many = "administrators",
+);
+people_handlers!(
+    model = Doctor,
+    doc = DoctorDoc,
+    new = NewDoctorDoc,
+    collection = "/doctors",
+    item = "/doctors/{id}",
+    id = "`provider_id`",
+    list = list_doctors,
+    create = create_doctor,
+    get = get_doctor,
+    one = "doctor",
+    a = "a doctor",
+    many = "doctors",
+);
 
 /// `/admins`, `/admins/{id}`, `/doctors`, `/doctors/{id}`.
 pub fn routes() -> OpenApiRouter<AppState> {
