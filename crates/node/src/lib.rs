@@ -21,7 +21,9 @@ use std::time::Duration;
 
 use medledger_orderer::assembler::OrdererIdentity;
 use medledger_orderer::{BlockAssembler, OrdererHandle, Solo, SubmitError};
-use medledger_peer::{EndorseError, Peer, PeerError, PeerIdentity, TxStatus};
+use medledger_peer::{
+    EndorseError, Peer, PeerError, PeerIdentity, Subscription, TxStatus, WaitError,
+};
 use medledger_store::{RedbStore, Store, StoreError};
 use medledger_types::{BatchConfig, Response, ResponseStatus, TxId, ValidationCode, codec};
 
@@ -194,13 +196,18 @@ impl Node {
         let committer = std::thread::Builder::new()
             .name("committer".into())
             .spawn(move || {
+                // However the thread ends (a block it cannot commit, the orderer gone, a panic), no
+                // status will come any more: every waiter hears it at once.
+                let _abandon = AbandonWaitersOnExit {
+                    peer: Arc::clone(&committer_peer),
+                    failure: Arc::clone(&committer_failure),
+                };
                 for block in delivered {
                     let number = block.header.number;
                     if let Err(e) = committer_peer.deliver(&block) {
                         // Dropping the receiver stops the orderer: nothing more can be acknowledged.
                         tracing::error!(block = number, error = %e, "cannot commit block; the node stops committing");
                         let _ = committer_failure.set(format!("block {number}: {e}"));
-                        committer_peer.abandon_waiters();
                         return Err(e);
                     }
                 }
@@ -245,23 +252,28 @@ impl Node {
         &self.channel
     }
 
-    /// Queues an envelope for ordering and returns a receiver for its commit status.
+    /// Queues an envelope for ordering and returns the waiter for its commit status (the status of the
+    /// occurrence that counts; see [`Peer::commit`]).
     pub fn submit(
         &self,
         tx_id: TxId,
         envelope: &medledger_types::Envelope,
-    ) -> Result<tokio::sync::oneshot::Receiver<TxStatus>, InvokeError> {
+    ) -> Result<Subscription, InvokeError> {
         let orderer = self
             .orderer
             .as_ref()
             .ok_or(InvokeError::Submit(SubmitError::Stopped))?;
         self.health().map_err(NodeError::Stopped)?;
-        let receiver = self.peer.subscribe(tx_id).map_err(NodeError::from)?;
-        if let Err(e) = orderer.submit(codec::encode(envelope)) {
-            self.peer.unsubscribe(&tx_id);
+        let entry = codec::encode(envelope);
+        let subscription = self
+            .peer
+            .subscribe(tx_id, medledger_crypto::sha256(&entry))
+            .map_err(NodeError::from)?;
+        if let Err(e) = orderer.submit(entry) {
+            self.peer.unsubscribe(&tx_id, subscription.waiter);
             return Err(e.into());
         }
-        Ok(receiver)
+        Ok(subscription)
     }
 
     /// Signs a proposal as `identity`, endorses it, orders it and waits until it commits.
@@ -354,16 +366,23 @@ impl Node {
         }
         let payload = endorsed.response.payload.clone();
         let envelope = assemble_envelope(signed, std::slice::from_ref(&endorsed))?;
-        let receiver = self.submit(tx_id, &envelope)?;
-        let status =
-            match tokio::time::timeout(Duration::from_millis(COMMIT_WAIT_MS_MAX), receiver).await {
-                Ok(Ok(status)) => status,
-                Ok(Err(_)) => return Err(InvokeError::Submit(SubmitError::Stopped)),
-                Err(_) => {
-                    self.peer.unsubscribe(&tx_id);
-                    return Err(InvokeError::Timeout(COMMIT_WAIT_MS_MAX));
-                }
-            };
+        let Subscription { waiter, receiver } = self.submit(tx_id, &envelope)?;
+        let status = match tokio::time::timeout(Duration::from_millis(COMMIT_WAIT_MS_MAX), receiver)
+            .await
+        {
+            Ok(Ok(Ok(status))) => status,
+            Ok(Ok(Err(WaitError::Stopped(reason)))) => {
+                tracing::warn!(%tx_id, %reason, "the node stopped committing while a transaction waited");
+                return Err(InvokeError::Submit(SubmitError::Stopped));
+            }
+            // The peer dropped the waiter without a word: only `unsubscribe` does, and only ours
+            // would; treat it as a stop.
+            Ok(Err(_)) => return Err(InvokeError::Submit(SubmitError::Stopped)),
+            Err(_) => {
+                self.peer.unsubscribe(&tx_id, waiter);
+                return Err(InvokeError::Timeout(COMMIT_WAIT_MS_MAX));
+            }
+        };
         if status.code != ValidationCode::Valid {
             return Err(InvokeError::Invalid(status));
         }
@@ -444,4 +463,22 @@ pub async fn register_first_admin(
     }));
     node.invoke(admin, call.function(), vec![call.encode()])
         .await
+}
+
+/// Held by the committer thread: when the thread ends, for whatever reason (including a panic), the peer's
+/// waiters hear at once that no status will come, with the failure if there was one.
+struct AbandonWaitersOnExit {
+    peer: Arc<Peer>,
+    failure: Arc<std::sync::OnceLock<String>>,
+}
+
+impl Drop for AbandonWaitersOnExit {
+    fn drop(&mut self) {
+        let reason = match self.failure.get() {
+            Some(failure) => failure.clone(),
+            None if std::thread::panicking() => "the committer thread panicked".to_owned(),
+            None => "the node stopped ordering".to_owned(),
+        };
+        self.peer.abandon_waiters(&reason);
+    }
 }

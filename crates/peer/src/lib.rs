@@ -71,6 +71,78 @@ pub enum PeerError {
     NoGenesis,
     #[error("too many transactions are being awaited")]
     TooManyWaiters,
+    /// The peer stopped committing ([`Peer::abandon_waiters`]): no status will come.
+    #[error("the peer stopped committing: {0}")]
+    Stopped(String),
+}
+
+/// Names one waiter, so that [`Peer::unsubscribe`] removes that one and no other waiting on the same id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WaiterId(u64);
+
+/// Why a waiter hears no status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WaitError {
+    /// The committer stopped ([`Peer::abandon_waiters`]); the reason it gave.
+    #[error("the peer stopped committing: {0}")]
+    Stopped(String),
+}
+
+/// What a waiter hears, once: the status of the occurrence of its transaction that counts, or why none
+/// will come.
+pub type WaitOutcome = Result<TxStatus, WaitError>;
+
+/// A waiter registered by [`Peer::subscribe`]: its id (for [`Peer::unsubscribe`]) and where it hears.
+#[derive(Debug)]
+pub struct Subscription {
+    pub waiter: WaiterId,
+    pub receiver: oneshot::Receiver<WaitOutcome>,
+}
+
+/// One caller waiting for one transaction id.
+#[derive(Debug)]
+struct Waiter {
+    id: WaiterId,
+    /// SHA-256 of the entry the caller submitted: an invalid occurrence of the id with other bytes (a
+    /// forged or mangled copy) is not this caller's verdict.
+    entry_hash: Hash,
+    sender: oneshot::Sender<WaitOutcome>,
+}
+
+/// Everyone waiting for a commit status, and whether any status can still come.
+#[derive(Debug, Default)]
+struct Waiters {
+    by_tx: HashMap<TxId, Vec<Waiter>>,
+    /// Waiters in `by_tx`, at most [`WAITERS_COUNT_MAX`].
+    count: usize,
+    next_id: u64,
+    /// Set once by [`Peer::abandon_waiters`]: from then on `subscribe` refuses.
+    stopped: Option<String>,
+}
+
+impl Waiters {
+    /// Removes and returns the waiters of `tx_id` that `picks` chooses.
+    fn take(&mut self, tx_id: &TxId, picks: impl Fn(&Waiter) -> bool) -> Vec<Waiter> {
+        let Some(list) = self.by_tx.get_mut(tx_id) else {
+            return Vec::new();
+        };
+        let (taken, kept): (Vec<Waiter>, Vec<Waiter>) = list.drain(..).partition(|w| picks(w));
+        self.count -= taken.len();
+        if kept.is_empty() {
+            self.by_tx.remove(tx_id);
+        } else {
+            *list = kept;
+        }
+        taken
+    }
+
+    /// Sends `status` to the waiters of its id that `hears` picks, and forgets them.
+    fn wake(&mut self, status: TxStatus, hears: impl Fn(&Waiter) -> bool) {
+        for waiter in self.take(&status.tx_id, hears) {
+            // A receiver dropped by a caller that gave up is not an error.
+            let _ = waiter.sender.send(Ok(status));
+        }
+    }
 }
 
 /// What the peer knows about the chain it has committed: enough to check that a block is the next link,
@@ -106,7 +178,7 @@ pub struct Peer {
     identity: PeerIdentity,
     channel: RwLock<Arc<ChannelState>>,
     tip: Mutex<Tip>,
-    waiters: Mutex<HashMap<TxId, Vec<oneshot::Sender<TxStatus>>>>,
+    waiters: Mutex<Waiters>,
     /// The time endorsements judge certificate validity at.
     clock: Clock,
 }
@@ -183,7 +255,7 @@ impl Peer {
                 frontier,
                 last_timestamp_ms,
             }),
-            waiters: Mutex::new(HashMap::new()),
+            waiters: Mutex::new(Waiters::default()),
             clock,
         })
     }
@@ -239,6 +311,11 @@ impl Peer {
     }
 
     /// Writes a validated block durably, then reports each transaction's status to its waiters.
+    ///
+    /// A waiter hears the occurrence of its id that counts: a valid one, if the block has one (whatever
+    /// entry the waiter submitted: the transaction took effect); otherwise the occurrence whose bytes are
+    /// the entry it submitted. An invalid occurrence with other bytes (a forged copy ordered before the
+    /// genuine one, in this block or an earlier one) wakes nobody, so the genuine one's verdict is heard.
     pub fn commit(&self, validated: ValidatedBlock) -> Result<(), PeerError> {
         let mut tip = self.lock_tip();
         if validated.number() != tip.height {
@@ -249,6 +326,17 @@ impl Peer {
         }
         let new_tip = validated.tip_after().clone();
         let statuses = validated.statuses();
+        // The invalid occurrences, with the hash of their bytes: the entry a waiter must have submitted
+        // to hear one of them.
+        let invalid: Vec<(TxStatus, Hash)> = validated
+            .occurrences()
+            .iter()
+            .filter(|o| !o.code.is_valid())
+            .filter_map(|o| {
+                let entry = validated.block().data.entries.get(o.index as usize)?;
+                Some((*o, medledger_crypto::sha256(entry)))
+            })
+            .collect();
         let (commit, new_channel) = validated.into_parts();
         self.store.commit(commit)?;
         *tip = new_tip;
@@ -256,13 +344,12 @@ impl Peer {
             *self.channel.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(channel);
         }
         drop(tip);
-        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
-        for status in statuses {
-            if let Some(senders) = waiters.remove(&status.tx_id) {
-                for sender in senders {
-                    let _ = sender.send(status);
-                }
-            }
+        let mut waiters = self.lock_waiters();
+        for status in statuses.iter().filter(|s| s.code.is_valid()) {
+            waiters.wake(*status, |_| true);
+        }
+        for (status, entry_hash) in invalid {
+            waiters.wake(status, |w| w.entry_hash == entry_hash);
         }
         Ok(())
     }
@@ -273,41 +360,88 @@ impl Peer {
         self.commit(validated)
     }
 
-    /// Returns a receiver that gets the transaction's status once it commits. Subscribe before submitting:
-    /// if the transaction has already committed, the status is sent at once.
-    pub fn subscribe(&self, tx_id: TxId) -> Result<oneshot::Receiver<TxStatus>, PeerError> {
+    /// Registers a waiter for the commit status of `tx_id`, whose entry (the encoded envelope as
+    /// submitted to the orderer) hashes to `entry_hash`. Subscribe before submitting. Outcomes:
+    /// - the id has already committed valid, or the committed occurrence is this very entry: the status is
+    ///   sent at once;
+    /// - otherwise the waiter hears, once, what [`Peer::commit`] decides it hears, or that the peer
+    ///   stopped ([`Peer::abandon_waiters`]);
+    /// - `Err(Stopped)` if the peer has already stopped; `Err(TooManyWaiters)` beyond
+    ///   [`WAITERS_COUNT_MAX`]; `Err(Store)` if the transaction index cannot be read.
+    pub fn subscribe(&self, tx_id: TxId, entry_hash: Hash) -> Result<Subscription, PeerError> {
         let (sender, receiver) = oneshot::channel();
-        let mut waiters = self.waiters.lock().unwrap_or_else(|p| p.into_inner());
+        let mut waiters = self.lock_waiters();
+        if let Some(reason) = &waiters.stopped {
+            return Err(PeerError::Stopped(reason.clone()));
+        }
+        waiters.next_id += 1;
+        let id = WaiterId(waiters.next_id);
         if let Some(TxLocation { block, index, code }) = self.store.tx_location(&tx_id)? {
-            let _ = sender.send(TxStatus {
+            let status = TxStatus {
                 tx_id,
                 block,
                 index,
                 code,
-            });
-            return Ok(receiver);
+            };
+            if code.is_valid() || self.entry_hash_at(block, index)? == Some(entry_hash) {
+                let _ = sender.send(Ok(status));
+                return Ok(Subscription {
+                    waiter: id,
+                    receiver,
+                });
+            }
         }
-        if waiters.len() >= WAITERS_COUNT_MAX {
+        if waiters.count >= WAITERS_COUNT_MAX {
             return Err(PeerError::TooManyWaiters);
         }
-        waiters.entry(tx_id).or_default().push(sender);
-        Ok(receiver)
+        waiters.count += 1;
+        waiters.by_tx.entry(tx_id).or_default().push(Waiter {
+            id,
+            entry_hash,
+            sender,
+        });
+        Ok(Subscription {
+            waiter: id,
+            receiver,
+        })
     }
 
-    /// Drops every waiter: their receivers see the channel closed at once instead of waiting for a commit
-    /// that will not come (the node stopped committing).
-    pub fn abandon_waiters(&self) {
-        self.waiters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+    /// The hash of the committed entry at `index` of block `number`, if there is one.
+    fn entry_hash_at(&self, number: u64, index: u32) -> Result<Option<Hash>, PeerError> {
+        Ok(self.store.block(number)?.and_then(|block| {
+            block
+                .data
+                .entries
+                .get(index as usize)
+                .map(|entry| medledger_crypto::sha256(entry))
+        }))
     }
 
-    /// Forgets the waiters of a transaction (after a caller gave up waiting).
-    pub fn unsubscribe(&self, tx_id: &TxId) {
-        self.waiters
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(tx_id);
+    /// The committer stopped: every waiter hears at once `Err(WaitError::Stopped(reason))`, and later
+    /// `subscribe` calls are refused with the same reason. Calling it again changes nothing.
+    pub fn abandon_waiters(&self, reason: &str) {
+        let mut waiters = self.lock_waiters();
+        if waiters.stopped.is_some() {
+            return;
+        }
+        waiters.stopped = Some(reason.to_owned());
+        let outcome = Err(WaitError::Stopped(reason.to_owned()));
+        for (_, list) in waiters.by_tx.drain() {
+            for waiter in list {
+                let _ = waiter.sender.send(outcome.clone());
+            }
+        }
+        waiters.count = 0;
+    }
+
+    /// Forgets one waiter (after its caller gave up waiting); the others waiting on the same id stay.
+    /// Unknown pairs (already woken, or never registered) are ignored.
+    pub fn unsubscribe(&self, tx_id: &TxId, waiter: WaiterId) {
+        // Dropping the sender closes the channel of a receiver nobody reads any more.
+        drop(self.lock_waiters().take(tx_id, |w| w.id == waiter));
+    }
+
+    fn lock_waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

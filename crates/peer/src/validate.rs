@@ -91,6 +91,8 @@ pub struct ValidatedBlock {
     commit: BlockCommit,
     tip_after: Tip,
     statuses: Vec<TxStatus>,
+    /// Every entry that has a transaction id, in entry order, with its code.
+    occurrences: Vec<TxStatus>,
     /// The channel as a configuration update in this block leaves it, for the blocks after it.
     new_channel: Option<ChannelState>,
 }
@@ -112,6 +114,7 @@ impl ValidatedBlock {
             },
             tip_after: linked.tip_after,
             statuses: verdicts.statuses.into_values().collect(),
+            occurrences: verdicts.occurrences,
             new_channel: verdicts.new_channel,
         }
     }
@@ -131,6 +134,12 @@ impl ValidatedBlock {
     /// The final status of each transaction id in the block.
     pub fn statuses(&self) -> Vec<TxStatus> {
         self.statuses.clone()
+    }
+
+    /// Every entry of the block that has a transaction id, in entry order, with its code: duplicates and
+    /// invalid copies included (the waiters of [`crate::Peer::commit`] tell them apart).
+    pub fn occurrences(&self) -> &[TxStatus] {
+        &self.occurrences
     }
 
     /// The channel after this block, if a configuration update in it changed the channel.
@@ -591,6 +600,8 @@ struct Verdicts {
     writes: Vec<StateWrite>,
     /// The final status of each transaction id.
     statuses: BTreeMap<TxId, TxStatus>,
+    /// Every entry with a transaction id, in entry order.
+    occurrences: Vec<TxStatus>,
     /// The channel as a valid configuration update leaves it.
     new_channel: Option<ChannelState>,
 }
@@ -752,6 +763,12 @@ impl<'a> BlockJudge<'a> {
         code: ValidationCode,
         earlier: Option<bool>,
     ) {
+        self.verdicts.occurrences.push(TxStatus {
+            tx_id,
+            block: self.number,
+            index,
+            code,
+        });
         if earlier.is_none() || (code.is_valid() && earlier == Some(false)) {
             self.verdicts.txs.push(TxRecord { index, tx_id, code });
             self.seen_in_block.insert(tx_id, code.is_valid());

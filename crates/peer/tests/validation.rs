@@ -11,13 +11,17 @@ mod harness;
 use harness::*;
 use medledger_crypto::merkle;
 use medledger_peer::verify::{VerifyError, VerifyReport, verify_ledger};
-use medledger_peer::{BlockError, EndorseError, PeerError, TxStatus, WAITERS_COUNT_MAX};
+use medledger_peer::{
+    BlockError, EndorseError, PeerError, Subscription, TxStatus, WAITERS_COUNT_MAX, WaitError,
+    WaitOutcome,
+};
 use medledger_store::Store;
 use medledger_types::ValidationCode::{self, *};
 use medledger_types::{
     Envelope, Hash, KvWrite, ProposalResponsePayload, Response, ResponseStatus, Role, RwSet,
     TxLocation, Version, codec,
 };
+use tokio::sync::oneshot::error::TryRecvError;
 
 fn at(block: u64, tx: u32) -> Option<Version> {
     Some(Version { block, tx })
@@ -1064,31 +1068,49 @@ fn verify_finds_a_stored_code_that_the_chain_does_not_give() {
 // Commit status
 // ---------------------------------------------------------------------------------------------------
 
+/// Registers a waiter for `tx` as a client does: its id and the hash of the entry it submits.
+fn wait_for(net: &Network, tx: &Tx) -> Subscription {
+    net.peer
+        .subscribe(tx.tx_id, tx.entry_hash())
+        .expect("the peer takes a waiter")
+}
+
+/// The status a waiter heard, or why it heard nothing yet.
+fn heard(subscription: &mut Subscription) -> Result<WaitOutcome, TryRecvError> {
+    subscription.receiver.try_recv()
+}
+
+fn status(
+    tx: &Tx,
+    block: u64,
+    index: u32,
+    code: ValidationCode,
+) -> Result<WaitOutcome, TryRecvError> {
+    Ok(Ok(TxStatus {
+        tx_id: tx.tx_id,
+        block,
+        index,
+        code,
+    }))
+}
+
 #[test]
 fn a_waiter_subscribed_before_delivery_hears_the_commit() {
     let mut net = Network::new();
     let first = net.transaction(&net.doctor, &create_patient(1));
     let tx = net.transaction(&net.doctor, &create_patient(2));
-    let mut waiter = net
-        .peer
-        .subscribe(tx.tx_id)
-        .expect("the peer takes a waiter");
-    let mut second_waiter = net
-        .peer
-        .subscribe(tx.tx_id)
-        .expect("the peer takes a waiter");
-    assert!(waiter.try_recv().is_err(), "nothing has committed yet");
+    let mut waiter = wait_for(&net, &tx);
+    let mut second_waiter = wait_for(&net, &tx);
+    assert_eq!(
+        heard(&mut waiter),
+        Err(TryRecvError::Empty),
+        "nothing has committed yet"
+    );
 
     net.submit(vec![first.entry(), tx.entry()]);
 
-    let status = TxStatus {
-        tx_id: tx.tx_id,
-        block: 1,
-        index: 1,
-        code: Valid,
-    };
-    assert_eq!(waiter.try_recv(), Ok(status));
-    assert_eq!(second_waiter.try_recv(), Ok(status));
+    assert_eq!(heard(&mut waiter), status(&tx, 1, 1, Valid));
+    assert_eq!(heard(&mut second_waiter), status(&tx, 1, 1, Valid));
 }
 
 #[test]
@@ -1098,43 +1120,112 @@ fn a_waiter_subscribed_after_the_commit_hears_it_at_once() {
     let rival = net.transaction(&net.second_doctor, &create_patient(7));
     net.submit(vec![first.entry(), rival.entry()]);
 
-    let mut waiter = net
-        .peer
-        .subscribe(rival.tx_id)
-        .expect("the peer takes a waiter");
+    let mut waiter = wait_for(&net, &rival);
 
-    assert_eq!(
-        waiter.try_recv(),
-        Ok(TxStatus {
-            tx_id: rival.tx_id,
-            block: 1,
-            index: 1,
-            code: MvccReadConflict,
-        })
-    );
+    assert_eq!(heard(&mut waiter), status(&rival, 1, 1, MvccReadConflict));
 }
 
+/// Within one block, as a table: the entries of block 1 (the genuine `tx`, a `forged` copy with a forged
+/// endorsement, a `mangled` copy with a flipped endorsement signature; all share the id), whose waiter
+/// listens, and what it hears. A valid occurrence is what every waiter of the id hears; without one, a
+/// waiter hears its own entry's code, never another copy's.
 #[test]
-fn a_waiter_hears_the_valid_occurrence_when_a_forged_copy_precedes_it_in_the_block() {
+fn a_waiter_hears_the_occurrence_that_counts_within_a_block() {
+    #[derive(Clone, Copy, Debug)]
+    enum Variant {
+        Genuine,
+        Forged,
+        Mangled,
+    }
+    use Variant::*;
+    let cases: [(&[Variant], Variant, u32, ValidationCode); 4] = [
+        (&[Forged, Genuine], Genuine, 1, Valid),
+        (&[Forged, Mangled], Mangled, 1, BadSignature),
+        (&[Mangled, Forged], Mangled, 0, BadSignature),
+        (&[Mangled, Genuine], Mangled, 1, Valid),
+    ];
+    for (entries, listener, index, code) in cases {
+        let mut net = Network::new();
+        let tx = net.transaction(&net.doctor, &create_patient(1));
+        let bytes = |copy: Variant| match copy {
+            Genuine => tx.entry(),
+            Forged => entry(&with_forged_endorsement(&net, &tx)),
+            Mangled => {
+                let mut mangled = tx.envelope.clone();
+                flip(&mut mangled.endorsements[0].signature);
+                entry(&mangled)
+            }
+        };
+        let mut waiter = net
+            .peer
+            .subscribe(tx.tx_id, medledger_crypto::sha256(&bytes(listener)))
+            .expect("the peer takes a waiter");
+
+        net.submit(entries.iter().map(|copy| bytes(*copy)).collect());
+
+        assert_eq!(
+            heard(&mut waiter),
+            status(&tx, 1, index, code),
+            "{entries:?}, {listener:?} listening"
+        );
+    }
+}
+
+/// A forged copy of a transaction (same id, a forged endorsement) ordered in an earlier block than the
+/// genuine one does not answer the genuine one's waiter with the copy's `BadSignature`: the waiter hears
+/// the genuine entry's verdict, from the block that holds it. Whether it subscribed before the copy
+/// committed, or after (then the index points at the copy, which is not the caller's entry).
+#[test]
+fn a_waiter_hears_the_valid_occurrence_when_a_forged_copy_was_ordered_in_an_earlier_block() {
+    for subscribe_before_the_copy in [true, false] {
+        let mut net = Network::new();
+        let tx = net.transaction(&net.doctor, &create_patient(1));
+        let forged = with_forged_endorsement(&net, &tx);
+        let mut early = subscribe_before_the_copy.then(|| wait_for(&net, &tx));
+
+        assert_eq!(net.submit(vec![entry(&forged)]), [BadSignature]);
+        let mut waiter = early.take().unwrap_or_else(|| wait_for(&net, &tx));
+        assert_eq!(
+            heard(&mut waiter),
+            Err(TryRecvError::Empty),
+            "the forged copy is not the waiter's transaction (subscribed before: {subscribe_before_the_copy})"
+        );
+
+        assert_eq!(net.submit(vec![tx.entry()]), [Valid]);
+        assert_eq!(heard(&mut waiter), status(&tx, 2, 0, Valid));
+    }
+}
+
+/// Unsubscribing (a caller that timed out) removes that caller's waiter only: another caller waiting on
+/// the same transaction id still hears the commit.
+#[test]
+fn unsubscribing_removes_only_that_waiter() {
     let mut net = Network::new();
     let tx = net.transaction(&net.doctor, &create_patient(1));
-    let forged = with_forged_endorsement(&net, &tx);
-    let mut waiter = net
-        .peer
-        .subscribe(tx.tx_id)
-        .expect("the peer takes a waiter");
+    let mut gave_up = wait_for(&net, &tx);
+    let mut still_waiting = wait_for(&net, &tx);
 
-    net.submit(vec![entry(&forged), tx.entry()]);
+    net.peer.unsubscribe(&tx.tx_id, gave_up.waiter);
+    // A second call, or an id already gone, changes nothing.
+    net.peer.unsubscribe(&tx.tx_id, gave_up.waiter);
+    net.submit(vec![tx.entry()]);
 
-    assert_eq!(
-        waiter.try_recv(),
-        Ok(TxStatus {
-            tx_id: tx.tx_id,
-            block: 1,
-            index: 1,
-            code: Valid,
-        })
-    );
+    assert_eq!(heard(&mut gave_up), Err(TryRecvError::Closed));
+    assert_eq!(heard(&mut still_waiting), status(&tx, 1, 0, Valid));
+}
+
+/// Unsubscribed waiters give their place back: the limit counts waiters, not what was ever registered.
+#[test]
+fn unsubscribed_waiters_do_not_count_against_the_limit() {
+    let net = Network::new();
+    let id = medledger_types::TxId(Hash([7; 32]));
+    for _ in 0..WAITERS_COUNT_MAX + 1 {
+        let subscription = net
+            .peer
+            .subscribe(id, Hash::ZERO)
+            .expect("the waiter before was removed");
+        net.peer.unsubscribe(&id, subscription.waiter);
+    }
 }
 
 #[test]
@@ -1145,29 +1236,43 @@ fn the_peer_refuses_more_waiters_than_its_limit() {
             let mut id = [0u8; 32];
             id[..8].copy_from_slice(&(i as u64).to_le_bytes());
             net.peer
-                .subscribe(medledger_types::TxId(Hash(id)))
+                .subscribe(medledger_types::TxId(Hash(id)), Hash::ZERO)
                 .expect("under the limit")
         })
         .collect();
 
-    let one_more = net.peer.subscribe(medledger_types::TxId(Hash([0xFF; 32])));
+    let one_more = net
+        .peer
+        .subscribe(medledger_types::TxId(Hash([0xFF; 32])), Hash::ZERO);
 
     assert!(matches!(one_more, Err(PeerError::TooManyWaiters)));
     drop(waiters);
 }
 
-/// When the node stops committing it abandons its waiters: they hear at once that no status will come,
-/// instead of waiting out their timeout.
+/// When the node stops committing it abandons its waiters: every one hears at once, with the reason,
+/// that no status will come, instead of waiting out its timeout; and a later subscription is refused
+/// rather than left to wait for a commit that will not come.
 #[test]
 fn abandoned_waiters_hear_at_once_that_no_status_will_come() {
-    use tokio::sync::oneshot::error::TryRecvError;
     let net = Network::new();
     let tx = net.transaction(&net.doctor, &create_patient(1));
-    let mut waiter = net
-        .peer
-        .subscribe(tx.tx_id)
-        .expect("the peer takes a waiter");
-    assert_eq!(waiter.try_recv(), Err(TryRecvError::Empty));
-    net.peer.abandon_waiters();
-    assert_eq!(waiter.try_recv(), Err(TryRecvError::Closed));
+    let other = net.transaction(&net.doctor, &create_patient(2));
+    let mut waiters = [
+        wait_for(&net, &tx),
+        wait_for(&net, &tx),
+        wait_for(&net, &other),
+    ];
+    assert_eq!(heard(&mut waiters[0]), Err(TryRecvError::Empty));
+
+    net.peer.abandon_waiters("block 9: disk full");
+    net.peer.abandon_waiters("a second reason is ignored");
+
+    let stopped = Ok(Err(WaitError::Stopped("block 9: disk full".into())));
+    for waiter in &mut waiters {
+        assert_eq!(heard(waiter), stopped);
+    }
+    assert!(matches!(
+        net.peer.subscribe(tx.tx_id, tx.entry_hash()),
+        Err(PeerError::Stopped(reason)) if reason == "block 9: disk full"
+    ));
 }

@@ -238,6 +238,11 @@ impl Tx {
     pub fn entry(&self) -> Vec<u8> {
         entry(&self.envelope)
     }
+
+    /// SHA-256 of [`Tx::entry`]: what a client subscribes with.
+    pub fn entry_hash(&self) -> medledger_types::Hash {
+        medledger_crypto::sha256(&self.entry())
+    }
 }
 
 /// An envelope's canonical bytes, as the orderer puts them in a block.
