@@ -230,8 +230,11 @@ fn caught<T>(f: impl FnOnce() -> T) -> Option<T> {
 /// panic on damaged input is reported as damage, and its message (about the dependency's internals,
 /// and possibly quoting the damaged bytes) is not shown. The previous hook comes back on drop.
 struct QuietPanics {
-    previous: Option<Box<dyn Fn(&panic::PanicHookInfo<'_>) + Sync + Send + 'static>>,
+    previous: Option<PanicHook>,
 }
+
+/// A panic hook, as `std::panic::take_hook` returns it.
+type PanicHook = Box<dyn Fn(&panic::PanicHookInfo<'_>) + Sync + Send + 'static>;
 
 impl QuietPanics {
     fn install() -> QuietPanics {

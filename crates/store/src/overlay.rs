@@ -160,13 +160,13 @@ impl StorageBackend for CopyOnWriteBackend {
             let page = position / OVERLAY_PAGE_BYTES;
             let within = (position % OVERLAY_PAGE_BYTES) as usize;
             let take = (OVERLAY_PAGE_BYTES as usize - within).min(data.len() - done);
-            if !overlay.pages.contains_key(&page) {
-                let bytes = self.file_page(page)?;
-                overlay.pages.insert(page, bytes);
-            }
-            if let Some(bytes) = overlay.pages.get_mut(&page) {
-                bytes[within..within + take].copy_from_slice(&data[done..done + take]);
-            }
+            let bytes = match overlay.pages.entry(page) {
+                std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::btree_map::Entry::Vacant(entry) => {
+                    entry.insert(self.file_page(page)?)
+                }
+            };
+            bytes[within..within + take].copy_from_slice(&data[done..done + take]);
             done += take;
         }
         Ok(())
