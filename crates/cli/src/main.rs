@@ -13,6 +13,8 @@ use medledger_service::ServiceConfig;
 use medledger_service::start::{self, UpOptions};
 use medledger_types::BatchConfig;
 
+mod verify;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "medledger",
@@ -100,12 +102,23 @@ enum Command {
         #[arg(long)]
         email: String,
     },
-    /// Check a stopped node's whole ledger offline: hashes, links, Merkle roots, signatures, certificates,
-    /// validation codes, and a replay of every transaction that must reproduce the stored state.
+    /// Check a stopped node's whole ledger offline: page checksums, hashes, links, Merkle roots,
+    /// signatures, certificates, validation codes, and a replay of every transaction that must reproduce
+    /// the stored state. Read-only: no byte of the data directory changes. Exit 0 if sound, 2 if damaged
+    /// or not the anchored ledger, 1 if it could not run.
     Verify {
         /// The node's data directory.
         #[arg(long, default_value = "data")]
         data: PathBuf,
+        /// The genesis block's header hash (hex), as an earlier run printed it: a ledger replaced as a
+        /// whole (another network in the same directory) is caught.
+        #[arg(long, value_name = "HASH")]
+        genesis: Option<String>,
+        /// A signed checkpoint kept from an earlier `GET /api/v1/ledger/checkpoint` (its JSON answer, or
+        /// the canonical bytes of a SignedCheckpoint): its signer must chain to the genesis
+        /// configuration's organization root, and the ledger must extend the tree it signed.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
     },
 }
 
@@ -152,7 +165,12 @@ fn main() -> ExitCode {
                 request_timeout_ms,
             },
         }),
-        Command::Verify { data } => verify(data),
+        Command::Verify {
+            data,
+            genesis,
+            checkpoint,
+        } => verify::anchors(genesis.as_deref(), checkpoint.as_deref())
+            .and_then(|anchors| verify::verify(&data, &anchors)),
         Command::People { data } => people(data),
         Command::Password { data, email } => password(data, &email),
     };
@@ -450,62 +468,4 @@ fn first_problem(e: &medledger_service::ServiceError) -> String {
     e.field_problems()
         .first()
         .map_or_else(|| e.to_string(), |p| p.message.clone())
-}
-
-fn verify(data: PathBuf) -> anyhow::Result<ExitCode> {
-    let data = DataDir::new(data);
-    let path = data.ledger();
-    if !path.exists() {
-        anyhow::bail!("{} does not exist: nothing to verify", path.display());
-    }
-    // First with redb's page checksums over the whole file, so an altered byte anywhere in the
-    // committed data is caught; if that fails, open without the check so that the replay can still name
-    // the block the damage is in. (The checked open may also finish redb's recovery after a crash.)
-    let checked = medledger_store::RedbOptions {
-        check_integrity_on_open: true,
-        ..Default::default()
-    };
-    let (store, integrity_problem) = match medledger_store::RedbStore::open_with(&path, &checked) {
-        Ok(store) => (store, None),
-        Err(e) => match medledger_store::RedbStore::open(&path) {
-            Ok(store) => (store, Some(e)),
-            Err(_) => {
-                println!(
-                    "FAILED: cannot open {}: {e} (is the node still running?)",
-                    path.display()
-                );
-                return Ok(ExitCode::from(2));
-            }
-        },
-    };
-    let mut last_report = Instant::now();
-    let mut progress = |done: u64, total: u64| {
-        if last_report.elapsed() >= Duration::from_secs(1) || done == total {
-            eprintln!("verified {done}/{total} blocks");
-            last_report = Instant::now();
-        }
-    };
-    let outcome = medledger_peer::verify::verify_ledger(&store, &mut progress);
-    if let Some(problem) = &integrity_problem {
-        println!("FAILED: the ledger file's page checksums do not match: {problem}");
-    }
-    match outcome {
-        Ok(_) if integrity_problem.is_some() => Ok(ExitCode::from(2)),
-        Ok(report) => {
-            println!(
-                "ok: {} blocks, {} transactions ({} valid), {} state keys; ledger root {} over {} entries",
-                report.blocks,
-                report.transactions,
-                report.valid_transactions,
-                report.state_keys,
-                report.ledger_root,
-                report.ledger_size
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            println!("FAILED: {e}");
-            Ok(ExitCode::from(2))
-        }
-    }
 }

@@ -8,6 +8,10 @@
 //! 2. open loop — `MEDLEDGER_BENCH_RATE` (default 1,000) transactions per second offered for
 //!    `MEDLEDGER_BENCH_SECONDS` (default 10) seconds: latency percentiles from request to commit status.
 //!
+//! With `MEDLEDGER_BENCH_KEEP=DIR` (a directory that does not exist yet) the data directory is made
+//! there and kept: `MEDLEDGER_BENCH_TXS=100000 MEDLEDGER_BENCH_SECONDS=0` makes the ledger that
+//! `medledger verify`'s benchmark in `docs/benchmarks.md` reads.
+//!
 //! Each transaction is the whole write path: a doctor's proposal is signed, endorsed (signature and
 //! certificate checked, contract simulated, endorsement signed), ordered, cut into a block, validated
 //! (certificates, batch signature verification, policy, duplicates, MVCC) and committed durably.
@@ -70,8 +74,15 @@ fn main() {
 
     let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data");
     std::fs::create_dir_all(&target).expect("bench directory");
-    let dir = tempfile::tempdir_in(&target).expect("bench data directory on disk");
-    let data = DataDir::new(dir.path());
+    let temporary = tempfile::tempdir_in(&target).expect("bench data directory on disk");
+    let kept = std::env::var_os("MEDLEDGER_BENCH_KEEP").map(std::path::PathBuf::from);
+    let path = kept
+        .clone()
+        .unwrap_or_else(|| temporary.path().to_path_buf());
+    if kept.is_some() {
+        std::fs::create_dir(&path).expect("MEDLEDGER_BENCH_KEEP must not exist yet");
+    }
+    let data = DataDir::new(&path);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -108,7 +119,7 @@ fn main() {
         println!(
             "machine: {} cores; data directory {}",
             std::thread::available_parallelism().map_or(0, |n| n.get()),
-            dir.path().display()
+            path.display()
         );
 
         // Phase 1: saturation.

@@ -3,14 +3,23 @@
 //! `verify` trusts nothing in the store but the genesis block's configuration (the trust anchors). It reads
 //! every block and runs the same validation a live peer runs — header links, both Merkle roots, the
 //! orderer's signature, every transaction's certificates, signatures, policy, duplicates and MVCC — into a
-//! fresh in-memory store, so the replay uses exactly the code that committed the blocks. Then it compares:
-//! each recomputed validation code and transaction location with the stored ones, and, at the end, every
-//! state value, every key's history and every Merkle node. The first difference is the answer, naming the
-//! block (and the transaction or key) where it is.
+//! fresh store (in memory, or on disk with [`verify_ledger_into`] so that a ledger of millions of
+//! transactions verifies in bounded memory), so the replay uses exactly the code that committed the
+//! blocks. Then it compares: each recomputed validation code and transaction location with the stored
+//! ones, block by block, and, at the end, every state value, every key's history and every Merkle node.
+//! The first difference is the answer, naming the block (and the transaction or key) where it is.
+//!
+//! A ledger rewritten as a whole — a new network created in the same directory — is consistent with
+//! itself, so it verifies. An auditor catches it with an [`Anchors`] kept from outside: the genesis
+//! block's header hash, or a signed checkpoint an earlier run of the node handed out.
 
-use medledger_crypto::merkle::Frontier;
+use std::collections::BTreeMap;
+
+use medledger_crypto::merkle::{self, Frontier};
 use medledger_store::{MemoryStore, Store};
-use medledger_types::{Block, Hash, TxId, ValidationCode};
+use medledger_types::{
+    Block, Checkpoint, Hash, Role, SignedCheckpoint, TxId, TxLocation, ValidationCode, codec,
+};
 
 use crate::Tip;
 use crate::channel::ChannelState;
@@ -28,6 +37,22 @@ pub struct VerifyReport {
     pub state_keys: u64,
     pub ledger_size: u64,
     pub ledger_root: Hash,
+    /// The genesis block's header hash: the anchor to keep for the next run (`--genesis`).
+    pub genesis_hash: Hash,
+    /// The checkpoint anchor that was checked: its block and tree size.
+    pub checkpoint: Option<(u64, u64)>,
+}
+
+/// What an auditor knows from outside the ledger, so that a ledger rewritten as a whole is caught
+/// (module doc). Both are optional; each given one must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Anchors {
+    /// The genesis block's header hash.
+    pub genesis_hash: Option<Hash>,
+    /// A checkpoint signed by a peer of this network earlier: its signer's certificate must chain to an
+    /// organization root of the genesis configuration, its signature must hold, and the ledger's block
+    /// `block_number` must have that tree size and root (so today's ledger extends that earlier head).
+    pub checkpoint: Option<SignedCheckpoint>,
 }
 
 /// The first problem found.
@@ -43,6 +68,9 @@ pub enum VerifyError {
         block: u64,
         reason: String,
     },
+    /// An external anchor does not hold: the ledger is not the one the anchor was taken from.
+    #[error("anchor: {0}")]
+    Anchor(String),
     #[error("{0}")]
     Other(String),
 }
@@ -61,10 +89,25 @@ fn at(block: u64) -> impl Fn(String) -> VerifyError {
     move |reason| VerifyError::Block { block, reason }
 }
 
-/// Verifies every block of `source` and the state derived from them. `progress(done, total)` is called
-/// after each block.
+/// Verifies every block of `source` and the state derived from them, replaying into memory. `progress(done,
+/// total)` is called after each block.
 pub fn verify_ledger(
     source: &dyn Store,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<VerifyReport, VerifyError> {
+    verify_ledger_into(source, &MemoryStore::new(), &Anchors::default(), progress)
+}
+
+/// Verifies every block of `source` and the state derived from them, replaying into `replay` (an empty
+/// store: a disk-backed one keeps memory bounded), and checks `anchors`. `progress(done, total)` is
+/// called after each block.
+///
+/// Outcomes: the report; [`VerifyError::Empty`]; the first problem, tied to its block or state key where
+/// it has one; [`VerifyError::Anchor`] if the chain is sound but is not the anchored one.
+pub fn verify_ledger_into(
+    source: &dyn Store,
+    replay: &dyn Store,
+    anchors: &Anchors,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<VerifyReport, VerifyError> {
     let height = source
@@ -73,15 +116,65 @@ pub fn verify_ledger(
     if height == 0 {
         return Err(VerifyError::Empty);
     }
-    let mut replay = Replay::new();
+    let replay_height = replay
+        .height()
+        .map_err(|e| VerifyError::Other(format!("the replay store: {e}")))?;
+    if replay_height != 0 {
+        return Err(VerifyError::Other(
+            "the replay store must start empty".into(),
+        ));
+    }
+    let checkpoint = anchors
+        .checkpoint
+        .as_ref()
+        .map(decode_checkpoint)
+        .transpose()?;
+    if let Some(checkpoint) = &checkpoint
+        && checkpoint.block_number >= height
+    {
+        return Err(VerifyError::Anchor(format!(
+            "the checkpoint is of block {}, but the ledger has only {height} blocks: it was cut back or replaced",
+            checkpoint.block_number
+        )));
+    }
+    let mut replay = Replay::new(replay);
     for number in 0..height {
         let block = stored_block(source, number)?;
-        replay.replay_block(number, &block)?;
+        let tx_ids = replay.replay_block(number, &block)?;
+        replay.compare_tx_index(source, number, &tx_ids)?;
+        if number == 0 {
+            check_genesis_anchor(&replay.tip.last_hash, anchors)?;
+            if let (Some(signed), Some(checkpoint)) = (&anchors.checkpoint, &checkpoint) {
+                check_checkpoint_signature(&block, signed, checkpoint)?;
+            }
+        }
+        if let Some(checkpoint) = &checkpoint
+            && checkpoint.block_number == number
+        {
+            check_checkpoint_head(&block, checkpoint)?;
+        }
         progress(number + 1, height);
     }
-    compare_tx_index(source, &replay.store, &replay.tx_ids)?;
-    let state_keys = compare_state(source, &replay.store)?;
-    compare_merkle(source, &replay.store, &replay.tip, height - 1)?;
+    if let Some((tx_id, location)) = replay.pending_tx_index.first_key_value() {
+        return Err(VerifyError::Block {
+            block: location.block,
+            reason: format!(
+                "transaction {tx_id}: the stored index puts it at {location:?}, where the chain does not have it"
+            ),
+        });
+    }
+    let state_keys = compare_state(source, replay.store)?;
+    compare_merkle(source, replay.store, &replay.tip, height - 1)?;
+    if let Some(checkpoint) = &checkpoint {
+        let root = merkle::root_at(&StoreNodes(replay.store), checkpoint.tree_size)
+            .map_err(|e| VerifyError::Other(format!("the replayed tree: {e}")))?;
+        if root != checkpoint.root {
+            return Err(VerifyError::Anchor(format!(
+                "the ledger's tree of size {} has root {root}, the checkpoint says {}",
+                checkpoint.tree_size, checkpoint.root
+            )));
+        }
+    }
     Ok(VerifyReport {
         blocks: height,
         transactions: replay.transactions,
@@ -89,7 +182,85 @@ pub fn verify_ledger(
         state_keys,
         ledger_size: replay.tip.frontier.size(),
         ledger_root: replay.tip.frontier.root(),
+        genesis_hash: replay.genesis_hash,
+        checkpoint: checkpoint.map(|c| (c.block_number, c.tree_size)),
     })
+}
+
+/// The checkpoint's signed bytes, decoded as untrusted input.
+fn decode_checkpoint(signed: &SignedCheckpoint) -> Result<Checkpoint, VerifyError> {
+    let checkpoint: Checkpoint =
+        codec::decode("checkpoint", &signed.checkpoint, CHECKPOINT_BYTES_MAX)
+            .map_err(|e| VerifyError::Anchor(format!("the checkpoint does not decode: {e}")))?;
+    codec::check_version("checkpoint", checkpoint.format_version)
+        .map_err(|e| VerifyError::Anchor(e.to_string()))?;
+    Ok(checkpoint)
+}
+
+/// The largest checkpoint's canonical bytes: a channel name and a few numbers.
+const CHECKPOINT_BYTES_MAX: usize = 1024;
+
+fn check_genesis_anchor(genesis_hash: &Hash, anchors: &Anchors) -> Result<(), VerifyError> {
+    match anchors.genesis_hash {
+        Some(expected) if expected != *genesis_hash => Err(VerifyError::Anchor(format!(
+            "the genesis block's header hash is {genesis_hash}, not the anchored {expected}: this is another network's ledger"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The checkpoint was signed by a peer whose certificate the genesis configuration's organization
+/// roots issued, valid at the checkpoint's time, for this channel.
+fn check_checkpoint_signature(
+    genesis: &Block,
+    signed: &SignedCheckpoint,
+    checkpoint: &Checkpoint,
+) -> Result<(), VerifyError> {
+    let anchor = |reason: String| VerifyError::Anchor(reason);
+    let channel = ChannelState::from_genesis(genesis).map_err(|e| anchor(e.to_string()))?;
+    if checkpoint.channel != channel.config.channel {
+        return Err(anchor(format!(
+            "the checkpoint is of channel {:?}, this ledger's is {:?}",
+            checkpoint.channel, channel.config.channel
+        )));
+    }
+    let identity = channel
+        .msp
+        .validate(&signed.signer, checkpoint.timestamp_ms)
+        .map_err(|e| {
+            anchor(format!(
+                "the checkpoint's signer is not a member of this ledger's genesis configuration: {e}"
+            ))
+        })?;
+    if identity.signer.role != Role::Peer {
+        return Err(anchor(format!(
+            "the checkpoint's signer is {}, not a peer",
+            identity.signer.role
+        )));
+    }
+    identity
+        .public_key
+        .verify(&signed.checkpoint, &signed.signature)
+        .map_err(|_| anchor("the checkpoint's signature does not hold".into()))
+}
+
+/// Block `checkpoint.block_number` (replayed and sound) has the checkpoint's tree size, root and time.
+fn check_checkpoint_head(block: &Block, checkpoint: &Checkpoint) -> Result<(), VerifyError> {
+    let header = &block.header;
+    if header.ledger_size != checkpoint.tree_size
+        || header.ledger_root != checkpoint.root
+        || header.timestamp_ms != checkpoint.timestamp_ms
+    {
+        return Err(VerifyError::Anchor(format!(
+            "block {} has tree size {} and root {}, the checkpoint says {} and {}: the ledger does not extend the checkpointed one",
+            header.number,
+            header.ledger_size,
+            header.ledger_root,
+            checkpoint.tree_size,
+            checkpoint.root
+        )));
+    }
+    Ok(())
 }
 
 /// Block `number` of `source`; a block the store cannot return is the problem found.
@@ -102,37 +273,80 @@ fn stored_block(source: &dyn Store, number: u64) -> Result<Block, VerifyError> {
 }
 
 /// The chain replayed so far into a fresh store, and what the report and the final comparisons need.
-struct Replay {
-    store: MemoryStore,
+struct Replay<'a> {
+    store: &'a dyn Store,
     tip: Tip,
     /// The channel the next block is judged under; `None` before the genesis block.
     channel: Option<ChannelState>,
     /// Transactions after the genesis block, valid or not.
     transactions: u64,
     valid_transactions: u64,
-    /// Each transaction id with the block the replay recorded it in.
-    tx_ids: Vec<(TxId, u64)>,
+    genesis_hash: Hash,
+    /// Stored tx-index entries that point past the block being replayed, each to be met there
+    /// ([`Replay::compare_tx_index`]); empty on an honest ledger but for duplicated ids.
+    pending_tx_index: BTreeMap<TxId, TxLocation>,
 }
 
-impl Replay {
-    fn new() -> Replay {
+impl<'a> Replay<'a> {
+    fn new(store: &'a dyn Store) -> Replay<'a> {
         Replay {
-            store: MemoryStore::new(),
+            store,
             tip: Tip::empty(),
             channel: None,
             transactions: 0,
             valid_transactions: 0,
-            tx_ids: Vec::new(),
+            genesis_hash: Hash::ZERO,
+            pending_tx_index: BTreeMap::new(),
         }
+    }
+
+    /// Checks the stored transaction index for the ids of block `number`, just replayed, without keeping
+    /// every id: the replay's entry for an id is final unless a later occurrence supersedes it, so a
+    /// stored entry at or before this block must be the replay's entry now (a later move is caught at
+    /// the later occurrence), and one past it must be met at its block.
+    fn compare_tx_index(
+        &mut self,
+        source: &dyn Store,
+        number: u64,
+        tx_ids: &[TxId],
+    ) -> Result<(), VerifyError> {
+        let fail = at(number);
+        for &tx_id in tx_ids {
+            let stored = source
+                .tx_location(&tx_id)
+                .map_err(|e| fail(e.to_string()))?;
+            let replayed = self
+                .store
+                .tx_location(&tx_id)
+                .map_err(|e| fail(format!("replay: {e}")))?;
+            let mismatch = |stored: &Option<TxLocation>| {
+                fail(format!(
+                    "transaction {tx_id}: the stored index entry {stored:?} differs from the replay's {replayed:?}"
+                ))
+            };
+            match stored {
+                Some(location) if location.block > number => {
+                    self.pending_tx_index.insert(tx_id, location);
+                }
+                Some(location) if Some(location) == replayed => {
+                    if self.pending_tx_index.get(&tx_id) == Some(&location) {
+                        self.pending_tx_index.remove(&tx_id);
+                    }
+                }
+                other => return Err(mismatch(&other)),
+            }
+        }
+        Ok(())
     }
 
     /// Validates stored block `number` with the live validation code against the replay so far, checks
     /// that its stored validation codes are the ones recomputed, and commits it to the replay.
-    fn replay_block(&mut self, number: u64, block: &Block) -> Result<(), VerifyError> {
+    /// Returns the block's transaction ids.
+    fn replay_block(&mut self, number: u64, block: &Block) -> Result<Vec<TxId>, VerifyError> {
         let fail = at(number);
         let validated = match &self.channel {
-            None => validate::validate_genesis(&self.store, &self.tip, block),
-            Some(channel) => validate::validate_block(channel, &self.store, &self.tip, block),
+            None => validate::validate_genesis(self.store, &self.tip, block),
+            Some(channel) => validate::validate_block(channel, self.store, &self.tip, block),
         }
         .map_err(|e| fail(e.to_string()))?;
         if self.channel.is_none() {
@@ -141,20 +355,23 @@ impl Replay {
         }
         let recomputed = &validated.block().metadata.validation_codes;
         compare_codes(number, &block.metadata.validation_codes, recomputed)?;
-        self.tx_ids
-            .extend(validated.statuses().into_iter().map(|s| (s.tx_id, number)));
+        let tx_ids = validated.statuses().into_iter().map(|s| s.tx_id).collect();
         if number > 0 {
             self.transactions += recomputed.len() as u64;
             self.valid_transactions += recomputed.iter().filter(|c| c.is_valid()).count() as u64;
         }
         self.tip = validated.tip_after().clone();
+        if number == 0 {
+            self.genesis_hash = self.tip.last_hash;
+        }
         let (commit, new_channel) = validated.into_parts();
         if new_channel.is_some() {
             self.channel = new_channel;
         }
         self.store
             .commit(commit)
-            .map_err(|e| fail(format!("replay: {e}")))
+            .map_err(|e| fail(format!("replay: {e}")))?;
+        Ok(tx_ids)
     }
 }
 
@@ -182,35 +399,10 @@ fn compare_codes(
     Ok(())
 }
 
-/// Checks the transaction index: every id ends where the replay put it.
-fn compare_tx_index(
-    source: &dyn Store,
-    replay: &MemoryStore,
-    tx_ids: &[(TxId, u64)],
-) -> Result<(), VerifyError> {
-    for &(tx_id, block) in tx_ids {
-        let stored = source
-            .tx_location(&tx_id)
-            .map_err(|e| at(block)(e.to_string()))?;
-        let replayed = replay
-            .tx_location(&tx_id)
-            .map_err(|e| at(block)(e.to_string()))?;
-        if stored != replayed {
-            return Err(VerifyError::Block {
-                block,
-                reason: format!(
-                    "transaction {tx_id}: the stored index entry {stored:?} differs from the replay's {replayed:?}"
-                ),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// The greatest key: every state key sorts before it.
 const KEY_END: &str = "\u{10FFFF}";
 
-fn compare_state(source: &dyn Store, replay: &MemoryStore) -> Result<u64, VerifyError> {
+fn compare_state(source: &dyn Store, replay: &dyn Store) -> Result<u64, VerifyError> {
     let other = |e: medledger_store::StoreError| VerifyError::Other(format!("reading state: {e}"));
     let mut start = String::new();
     let mut count = 0u64;
@@ -291,7 +483,7 @@ fn compare_state(source: &dyn Store, replay: &MemoryStore) -> Result<u64, Verify
 
 fn compare_merkle(
     source: &dyn Store,
-    replay: &MemoryStore,
+    replay: &dyn Store,
     tip: &Tip,
     last: u64,
 ) -> Result<(), VerifyError> {

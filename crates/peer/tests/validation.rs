@@ -987,6 +987,12 @@ fn verify_replays_a_mixed_ledger_to_the_same_verdicts() {
             state_keys: 2 + 1 + 1 + 20,
             ledger_size: 1 + 29,
             ledger_root: last.header.ledger_root,
+            genesis_hash: net
+                .store
+                .header_hash(0)
+                .expect("the store reads")
+                .expect("genesis is committed"),
+            checkpoint: None,
         }
     );
 }

@@ -22,12 +22,16 @@
 pub mod conformance;
 mod error;
 mod memory;
+mod overlay;
 mod redb_store;
 mod stored;
 
 pub use error::StoreError;
 pub use memory::MemoryStore;
-pub use redb_store::{REDB_STORE_FORMAT_VERSION, RedbOptions, RedbStore};
+pub use redb_store::{
+    PageChecksums, REDB_STORE_FORMAT_VERSION, ReadOnlyOpen, RedbOptions, RedbStore,
+    SCRATCH_SYNC_EVERY_BLOCKS,
+};
 
 use medledger_types::{
     Block, Hash, HistoryEntry, TxId, TxLocation, ValidationCode, Version, VersionedValue, limits,

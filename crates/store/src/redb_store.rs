@@ -23,6 +23,14 @@
 //! Every value read back is decoded with a limit; damage is [`StoreError::Corrupted`]. redb itself can
 //! panic on a damaged file (it unwraps lengths and UTF-8 it wrote itself, and trusts a cleanly closed
 //! file on open), so every call into it runs under `catch_unwind` and a panic becomes `Corrupted`.
+//!
+//! # Read-only opens
+//!
+//! An auditor opens the file with [`RedbStore::open_read_only`]: the file is opened for reading only (the
+//! operating system refuses any write), with a shared lock, so a running node makes the open fail. A
+//! file that a crash left needs redb's recovery, which writes; it is then recovered into memory over a
+//! [`CopyOnWriteBackend`](crate::overlay::CopyOnWriteBackend), never on the file.
+//! [`RedbStore::check_page_checksums`] runs redb's page-checksum check the same way.
 
 use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -31,7 +39,12 @@ use std::path::Path;
 use medledger_types::{
     Block, Hash, HistoryEntry, TxId, TxLocation, Version, VersionedValue, codec, limits,
 };
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, DatabaseError, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable,
+    ReadableTableMetadata, TableDefinition, TransactionError,
+};
+
+use crate::overlay::CopyOnWriteBackend;
 
 use crate::stored::{CheckedCommit, check_block_bytes, check_key, decode_block, page_count};
 use crate::{BlockCommit, HISTORY_STORED_BYTES_MAX, STATE_STORED_BYTES_MAX, Store, StoreError};
@@ -67,32 +80,91 @@ pub struct RedbOptions {
     /// Verify the checksum of every page when opening (reads the whole file). Off by default: blocks
     /// carry their own checksum, and a damaged page elsewhere surfaces as `Corrupted` when it is read.
     pub check_integrity_on_open: bool,
-    /// redb's page cache, in bytes; `None` keeps redb's default.
+    /// redb's page cache, in bytes; `None` keeps redb's default (1 GiB).
     pub cache_bytes: Option<usize>,
+    /// A scratch store, thrown away after use (the replay of `verify`): commits are not made durable
+    /// but every [`SCRATCH_SYNC_EVERY_BLOCKS`]th, which is what lets redb reuse freed pages. A crash
+    /// may lose such commits; never set it on a ledger.
+    pub scratch: bool,
 }
+
+/// How often a scratch store's commit is made durable anyway (see [`RedbOptions::scratch`]).
+pub const SCRATCH_SYNC_EVERY_BLOCKS: u64 = 256;
 
 /// A [`Store`] in one redb file.
 #[derive(Debug)]
 pub struct RedbStore {
-    db: Database,
+    db: Db,
+    scratch: bool,
+}
+
+/// How the file is held: writable, or read-only (module doc, "Read-only opens").
+enum Db {
+    Writable(Database),
+    ReadOnly(ReadOnlyDatabase),
+    /// Recovered in memory over a file opened read-only; its writes never reach the file.
+    Overlay(Database),
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Db::Writable(_) => "Writable",
+            Db::ReadOnly(_) => "ReadOnly",
+            Db::Overlay(_) => "Overlay",
+        })
+    }
+}
+
+impl Db {
+    fn begin_read(&self) -> Result<ReadTransaction, TransactionError> {
+        match self {
+            Db::Writable(db) | Db::Overlay(db) => db.begin_read(),
+            Db::ReadOnly(db) => db.begin_read(),
+        }
+    }
+
+    /// The writable database; a read-only store refuses.
+    fn writable(&self) -> Result<&Database, StoreError> {
+        match self {
+            Db::Writable(db) => Ok(db),
+            Db::ReadOnly(_) | Db::Overlay(_) => {
+                Err(StoreError::Invalid("the store is opened read-only".into()))
+            }
+        }
+    }
+}
+
+/// How an audited file was opened by [`RedbStore::open_read_only`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadOnlyOpen {
+    /// The file was closed cleanly and is read as it is.
+    Clean,
+    /// The file was not closed cleanly (a crash); redb's recovery ran in memory, the file is unchanged.
+    RecoveredInMemory,
+}
+
+/// The outcome of [`RedbStore::check_page_checksums`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PageChecksums {
+    /// Every page of the committed trees has its checksum.
+    Match,
+    /// A page's checksum does not match (or the file cannot be read as redb): `detail` says what redb
+    /// found.
+    Mismatch { detail: String },
 }
 
 /// Runs `f`, turning a panic inside redb into [`StoreError::Corrupted`]. redb panics instead of
 /// returning an error on some damaged files (see the module doc); a damaged file is input, not a bug.
+/// The panic's message is dropped: it describes redb's internals, not the damage. (The process's panic
+/// hook still runs; a caller that must print nothing installs a quiet one.)
 fn unpanic<T>(operation: &str, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_owned());
-            Err(StoreError::corrupted(
-                "database file",
-                format!("redb panicked during {operation}: {message}"),
-            ))
-        }
+        Err(_) => Err(StoreError::corrupted(
+            "database file",
+            format!("the database engine failed on damaged data during {operation}"),
+        )),
     }
 }
 
@@ -115,21 +187,113 @@ impl RedbStore {
                 builder.set_cache_size(bytes);
             }
             let db = builder.create(path)?;
-            let store = RedbStore { db };
+            let store = RedbStore {
+                db: Db::Writable(db),
+                scratch: options.scratch,
+            };
             store.create_tables()?;
             store.check_consistent()?;
             Ok(store)
         })
     }
 
+    /// Opens an existing store at `path` without changing a byte of it (module doc, "Read-only opens").
+    ///
+    /// Outcomes: `Ok` with how it was opened; [`StoreError::Io`] if the file cannot be opened for
+    /// reading; [`StoreError::Database`] if a running node holds it; [`StoreError::Corrupted`] if the
+    /// file is damaged, is not a redb file, has another layout version, or its tables disagree about the
+    /// height. Commits to the store are then refused with [`StoreError::Invalid`].
+    pub fn open_read_only(
+        path: &Path,
+        options: &RedbOptions,
+    ) -> Result<(RedbStore, ReadOnlyOpen), StoreError> {
+        unpanic("read-only open", || {
+            let mut builder = Database::builder();
+            if let Some(bytes) = options.cache_bytes {
+                builder.set_cache_size(bytes);
+            }
+            let (db, how) = match builder.open_read_only(path) {
+                Ok(db) => (Db::ReadOnly(db), ReadOnlyOpen::Clean),
+                Err(DatabaseError::RepairAborted) => {
+                    let backend = CopyOnWriteBackend::new(std::fs::File::open(path)?)?;
+                    (
+                        Db::Overlay(builder.create_with_backend(backend)?),
+                        ReadOnlyOpen::RecoveredInMemory,
+                    )
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let store = RedbStore { db, scratch: false };
+            store.check_format()?;
+            store.check_consistent()?;
+            Ok((store, how))
+        })
+    }
+
+    /// Runs redb's integrity check (every page checksum of the committed trees) on the file at `path`
+    /// without changing it: the check needs a writable handle, so it runs over a
+    /// [`CopyOnWriteBackend`] whose writes stay in memory. A damaged latest commit is a mismatch even
+    /// where redb could fall back to the previous one.
+    ///
+    /// Outcomes: `Ok(Match)`; `Ok(Mismatch)` for damage; [`StoreError::Io`] if the file cannot be read;
+    /// [`StoreError::Database`] if a running node holds it.
+    pub fn check_page_checksums(path: &Path) -> Result<PageChecksums, StoreError> {
+        let backend = CopyOnWriteBackend::new(std::fs::File::open(path)?)?;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let mut builder = Database::builder();
+            builder.set_check_integrity_on_open(true);
+            // The repair reports progress 0.3 only after the latest commit failed its checksums,
+            // before it would fall back to the previous commit: stop there instead.
+            builder.set_repair_callback(|session| {
+                if (session.progress() - 0.3).abs() < 1e-9 {
+                    session.abort();
+                }
+            });
+            builder.create_with_backend(backend).map(drop)
+        }));
+        match outcome {
+            Ok(Ok(())) => Ok(PageChecksums::Match),
+            Ok(Err(DatabaseError::RepairAborted)) => Ok(PageChecksums::Mismatch {
+                detail: "the latest commit's page checksums do not match".into(),
+            }),
+            Ok(Err(DatabaseError::DatabaseAlreadyOpen)) => Err(StoreError::Database(
+                DatabaseError::DatabaseAlreadyOpen.to_string(),
+            )),
+            Ok(Err(DatabaseError::Storage(redb::StorageError::Io(e)))) => Err(StoreError::Io(e)),
+            Ok(Err(e)) => Ok(PageChecksums::Mismatch {
+                detail: e.to_string(),
+            }),
+            Err(_) => Ok(PageChecksums::Mismatch {
+                detail: "the database engine failed on damaged data".into(),
+            }),
+        }
+    }
+
     /// Closes the file, reporting what dropping it would ignore.
     pub fn close(self) -> Result<(), StoreError> {
-        unpanic("close", || Ok(self.db.close()?))
+        unpanic("close", || match self.db {
+            Db::Writable(db) | Db::Overlay(db) => Ok(db.close()?),
+            Db::ReadOnly(db) => Ok(db.close()?),
+        })
+    }
+
+    /// Checks the layout version of an existing file, writing nothing.
+    fn check_format(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        match meta.get(META_FORMAT)?.map(|v| v.value()) {
+            Some(REDB_STORE_FORMAT_VERSION) => Ok(()),
+            Some(other) => Err(StoreError::corrupted(
+                "store meta",
+                format!("layout version {other}, expected {REDB_STORE_FORMAT_VERSION}"),
+            )),
+            None => Err(StoreError::corrupted("store meta", "the format is missing")),
+        }
     }
 
     /// Creates the tables of a new file and writes its format version; checks it on an existing file.
     fn create_tables(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.db.writable()?.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
             let format = meta.get(META_FORMAT)?.map(|v| v.value());
@@ -241,7 +405,11 @@ impl Store for RedbStore {
         unpanic("commit", || {
             // One write transaction for the whole block, with redb's default durability (Immediate:
             // fsync before `commit` returns). An early return drops the transaction, which aborts it.
-            let txn = self.db.begin_write()?;
+            let mut txn = self.db.writable()?.begin_write()?;
+            if self.scratch && !commit.number.is_multiple_of(SCRATCH_SYNC_EVERY_BLOCKS) {
+                txn.set_durability(redb::Durability::None)
+                    .map_err(|e| StoreError::Database(e.to_string()))?;
+            }
             {
                 let mut meta = txn.open_table(META)?;
                 let height = read_meta(&meta, META_HEIGHT)?;
