@@ -473,11 +473,12 @@ pub mod rules {
                         set(&mut parameter["schema"], "minimum", 1);
                     }
                     if parameter["in"] == "header" && parameter["name"] == "If-Match" {
-                        set(
-                            &mut parameter["schema"],
-                            "pattern",
-                            crate::records::IF_MATCH_PATTERN,
-                        );
+                        // Optional by being left out, never `null`.
+                        parameter["required"] = json!(false);
+                        parameter["schema"] = json!({
+                            "type": "string",
+                            "pattern": crate::records::IF_MATCH_PATTERN,
+                        });
                     }
                 }
             }

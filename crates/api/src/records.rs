@@ -23,7 +23,7 @@
 //!
 //! Versions: a record's answers (get, create, amend) carry `ETag: "<version_number>"`. An amendment may
 //! name the version it was made on, as `If-Match: "<version_number>"` or as `expected_version` in its
-//! body (both: they must agree); if the record is at another version nothing is written and the answer
+//! body (both: each must be current); if the record is at another version nothing is written and the answer
 //! is 412 `precondition_failed` whose `current` is the current version (and whose `ETag` is its). An
 //! amendment that names no version (or `If-Match: *`) is still merged over whatever version is
 //! current, so that scripts written before versions keep working; they may undo a concurrent change.
@@ -34,9 +34,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use medledger_contract::ehr::{Admin, Doctor, DrugExposure, Note, Patient};
 use medledger_service::AppState;
+use medledger_service::auth::Session;
 use medledger_service::records::{
-    self, AmendmentRequest, HistoryQuery, ListQuery, amend_record, create_record, get_record,
-    list_records, patient_records, record_history,
+    self, AmendmentRequest, HistoryQuery, ListQuery, Served, amend_record, create_record,
+    get_record, list_records, patient_records, record_history,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -99,20 +100,20 @@ pub fn etag(version_number: u64) -> String {
     format!("\"{version_number}\"")
 }
 
-/// The pattern of an `If-Match` the amendments accept (the document states it): one version's `ETag`,
-/// or `*`.
-pub const IF_MATCH_PATTERN: &str = r#"^("[0-9]{1,10}"|\*)$"#;
+/// The pattern of an `If-Match` the amendments accept (the document states it): one version's `ETag`
+/// (up to 9 digits, so that every match is a `u32`), `*`, or empty (as if left out).
+pub const IF_MATCH_PATTERN: &str = r#"^("[0-9]{1,9}"|\*)?$"#;
 
-/// The version an amendment was made on: `If-Match` (`"N"`, or `*` for none) and the body's
-/// `expected_version`, which must agree when both are given (400 otherwise, or for an `If-Match` that
-/// is not one quoted version number).
-fn expected_version(headers: &HeaderMap, body: Option<u32>) -> Result<Option<u32>, ApiError> {
+/// The version an `If-Match` names (`"N"`); `None` for `*`, an empty value or no header. 400 for
+/// anything else (a list, a weak tag, a number over `u32::MAX`, the header twice).
+fn if_match_version(headers: &HeaderMap) -> Result<Option<u32>, ApiError> {
     let mut values = headers.get_all(header::IF_MATCH).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return match headers.get(header::IF_MATCH) {
-            None => Ok(body),
-            Some(_) => Err(ApiError::bad_request("If-Match is given more than once")),
-        };
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Ok(None),
+        (Some(value), None) => value,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("If-Match is given more than once"));
+        }
     };
     let malformed = || {
         ApiError::bad_request(
@@ -120,20 +121,37 @@ fn expected_version(headers: &HeaderMap, body: Option<u32>) -> Result<Option<u32
         )
     };
     let text = value.to_str().map_err(|_| malformed())?.trim();
-    if text == "*" {
-        return Ok(body);
+    // An empty field value names no tag: as if the header were left out.
+    if text == "*" || text.is_empty() {
+        return Ok(None);
     }
     let number = text
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
         .ok_or_else(malformed)?;
-    let version: u32 = number.parse().map_err(|_| malformed())?;
-    match body {
-        Some(other) if other != version => Err(ApiError::bad_request(format!(
-            "If-Match names version {version} and expected_version {other}"
-        ))),
-        _ => Ok(Some(version)),
+    number.parse().map(Some).map_err(|_| malformed())
+}
+
+/// The version an amendment is made on, from `If-Match` (`header`) and `expected_version` (`body`).
+/// Both are preconditions: when they name different versions at most one is current, so the other
+/// is the one checked, and the amendment is refused as stale (412).
+async fn expected_version<M: Served>(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    header: Option<u32>,
+    body: Option<u32>,
+) -> Result<Option<u32>, ApiError> {
+    match (header, body) {
+        (Some(a), Some(b)) if a != b => {
+            let current = get_record::<M>(state, session, id)
+                .await?
+                .header
+                .version_number;
+            Ok(Some(if current == a { b } else { a }))
+        }
+        (a, b) => Ok(a.or(b)),
     }
 }
 
@@ -283,7 +301,15 @@ macro_rules! version_handlers {
             headers: HeaderMap,
             JsonBody(mut amendment): JsonBody<AmendmentRequest>,
         ) -> Result<Response, ApiError> {
-            amendment.expected_version = expected_version(&headers, amendment.expected_version)?;
+            let named = if_match_version(&headers)?;
+            amendment.expected_version = expected_version::<$model>(
+                &state,
+                &session,
+                id,
+                named,
+                amendment.expected_version,
+            )
+            .await?;
             Ok(versioned(
                 StatusCode::CREATED,
                 amend_record::<$model>(&state, &session, id, amendment).await?,

@@ -119,7 +119,7 @@ async fn two_amendments_of_the_same_version_the_second_refused_with_the_current_
         json!({"changes": {"given_name": "Mariana"}, "reason": "nombre", "expected_version": 1}),
     )
     .await;
-    disagreeing.assert_problem(StatusCode::BAD_REQUEST, "bad_request");
+    disagreeing.assert_problem(StatusCode::PRECONDITION_FAILED, "precondition_failed");
     let again = amend(
         &gateway,
         &doctor,

@@ -284,8 +284,8 @@ impl From<InvokeError> for ServiceError {
                 "transaction {} is invalid: {}",
                 status.tx_id, status.code
             )),
-            InvokeError::Timeout(ms) => {
-                tracing::warn!(ms, "a transaction did not commit in time");
+            InvokeError::Timeout { tx_id, waited_ms } => {
+                tracing::warn!(%tx_id, waited_ms, "a transaction did not commit in time");
                 ServiceError::Unavailable
             }
             InvokeError::Node(e) => ServiceError::Internal(e.to_string()),

@@ -179,8 +179,27 @@ pub struct AmendmentRequest {
     /// The `version_number` the amendment was made on: refused with
     /// [`ServiceError::PreconditionFailed`] (412) if the record is at another. `None`: merged over
     /// whatever version is current.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "version_number")]
     pub expected_version: Option<u32>,
+}
+
+/// A version number as JSON Schema counts integers: `3`, or `3.0`; 0..=`u32::MAX`. Not `null`: the
+/// field is left out to name no version.
+fn version_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let number = serde_json::Number::deserialize(d)?;
+    number
+        .as_u64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f))
+                .map(|f| f as u64)
+        })
+        .and_then(|n| u32::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("{number} is not a version number (0..=4294967295)"))
+        })
 }
 
 /// The field a bad amendment reason is reported under (the contract names it `amendment_reason`).
