@@ -55,6 +55,7 @@ impl ApiError {
             code: self.0.code(),
             detail: self.0.detail(),
             errors: self.0.field_problems().to_vec(),
+            current: self.0.current_version().cloned(),
         }
     }
 }
@@ -68,13 +69,19 @@ pub struct Problem {
     pub title: &'static str,
     pub status: u16,
     /// Stable error code: `bad_request`, `unauthorized`, `invalid_credentials`, `forbidden`, `not_found`,
-    /// `conflict`, `payload_too_large`, `validation_failed`, `rate_limited`, `unavailable`, `internal`.
+    /// `conflict`, `precondition_failed`, `payload_too_large`, `validation_failed`, `rate_limited`, `unavailable`, `internal`.
     pub code: &'static str,
     pub detail: String,
     /// Field-level problems (validation failures, and conflicts with the current state).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<FieldProblemSchema>)]
     pub errors: Vec<FieldProblem>,
+    /// A stale amendment's refusal (412 `precondition_failed`) only: the record's current version, a
+    /// `RecordVersion` of its kind, to compare with the changes and send again with its
+    /// `version_number`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub current: Option<serde_json::Value>,
 }
 
 /// One field's problem, with the OMOP field name.
@@ -101,6 +108,14 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
+        if let Some(version) = self
+            .0
+            .current_version()
+            .and_then(|current| current["header"]["version_number"].as_u64())
+            && let Ok(value) = HeaderValue::from_str(&crate::records::etag(version))
+        {
+            headers.insert(header::ETAG, value);
+        }
         if let Some(seconds) = self.0.retry_after_s()
             && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
         {

@@ -452,7 +452,7 @@ pub mod rules {
         }
     }
 
-    /// Path parameters named `id` are record ids: positive.
+    /// Path parameters named `id` are record ids: positive. An `If-Match` is one version's `ETag` or `*`.
     fn ids(document: &mut Value) {
         let Some(paths) = document["paths"].as_object_mut() else {
             return;
@@ -471,6 +471,14 @@ pub mod rules {
                 for parameter in parameters {
                     if parameter["in"] == "path" && parameter["name"] == "id" {
                         set(&mut parameter["schema"], "minimum", 1);
+                    }
+                    if parameter["in"] == "header" && parameter["name"] == "If-Match" {
+                        // Optional by being left out, never `null`.
+                        parameter["required"] = json!(false);
+                        parameter["schema"] = json!({
+                            "type": "string",
+                            "pattern": crate::records::IF_MATCH_PATTERN,
+                        });
                     }
                 }
             }

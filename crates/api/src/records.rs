@@ -20,15 +20,24 @@
 //! does not, or an amendment's change does not fit the fields it leaves as they are (an end before
 //! the current start, a day the current month lacks). `errors` names the fields either way. An
 //! amendment may not name the id, the patient, or a person's email or certificate.
+//!
+//! Versions: a record's answers (get, create, amend) carry `ETag: "<version_number>"`. An amendment may
+//! name the version it was made on, as `If-Match: "<version_number>"` or as `expected_version` in its
+//! body (both: each must be current); if the record is at another version nothing is written and the answer
+//! is 412 `precondition_failed` whose `current` is the current version (and whose `ETag` is its). An
+//! amendment that names no version (or `If-Match: *`) is still merged over whatever version is
+//! current, so that scripts written before versions keep working; they may undo a concurrent change.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use medledger_contract::ehr::{Admin, Doctor, DrugExposure, Note, Patient};
 use medledger_service::AppState;
+use medledger_service::auth::Session;
 use medledger_service::records::{
-    self, AmendmentRequest, HistoryQuery, ListQuery, amend_record, create_record, get_record,
-    list_records, patient_records, record_history,
+    self, AmendmentRequest, HistoryQuery, ListQuery, Served, amend_record, create_record,
+    get_record, list_records, patient_records, record_history,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -84,6 +93,81 @@ impl From<HistoryParams> for HistoryQuery {
     }
 }
 
+// --- versions ------------------------------------------------------------------------------------
+
+/// The `ETag` of a record's version `version_number`: the number, quoted (a strong validator).
+pub fn etag(version_number: u64) -> String {
+    format!("\"{version_number}\"")
+}
+
+/// The pattern of an `If-Match` the amendments accept (the document states it): one version's `ETag`
+/// (up to 9 digits, so that every match is a `u32`), `*`, or empty (as if left out).
+pub const IF_MATCH_PATTERN: &str = r#"^("[0-9]{1,9}"|\*)?$"#;
+
+/// The version an `If-Match` names (`"N"`); `None` for `*`, an empty value or no header. 400 for
+/// anything else (a list, a weak tag, a number over `u32::MAX`, the header twice).
+fn if_match_version(headers: &HeaderMap) -> Result<Option<u32>, ApiError> {
+    let mut values = headers.get_all(header::IF_MATCH).iter();
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Ok(None),
+        (Some(value), None) => value,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("If-Match is given more than once"));
+        }
+    };
+    let malformed = || {
+        ApiError::bad_request(
+            "If-Match must be one record version's ETag (\"3\") or *; lists and weak tags are not accepted",
+        )
+    };
+    let text = value.to_str().map_err(|_| malformed())?.trim();
+    // An empty field value names no tag: as if the header were left out.
+    if text == "*" || text.is_empty() {
+        return Ok(None);
+    }
+    let number = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(malformed)?;
+    number.parse().map(Some).map_err(|_| malformed())
+}
+
+/// The version an amendment is made on, from `If-Match` (`header`) and `expected_version` (`body`).
+/// Both are preconditions: when they name different versions at most one is current, so the other
+/// is the one checked, and the amendment is refused as stale (412).
+async fn expected_version<M: Served>(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    header: Option<u32>,
+    body: Option<u32>,
+) -> Result<Option<u32>, ApiError> {
+    match (header, body) {
+        (Some(a), Some(b)) if a != b => {
+            let current = get_record::<M>(state, session, id)
+                .await?
+                .header
+                .version_number;
+            Ok(Some(if current == a { b } else { a }))
+        }
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+/// A record's version as an answer with `status`, its `ETag` set.
+fn versioned<M: serde::Serialize>(
+    status: StatusCode,
+    version: records::RecordVersion<M>,
+) -> Response {
+    let tag = HeaderValue::from_str(&etag(u64::from(version.header.version_number)));
+    let mut response = (status, Json(version)).into_response();
+    if let Ok(tag) = tag {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
+}
+
 // --- handlers --------------------------------------------------------------------------------------
 
 /// Create, get and list handlers of one collection.
@@ -100,7 +184,8 @@ macro_rules! collection_handlers {
             description = "Doctors only. Answers once the transaction has committed.",
             request_body(content = $doc, content_type = "application/json"),
             responses(
-                (status = 201, description = "Created and committed", body = RecordVersion<$doc>),
+                (status = 201, description = "Created and committed", body = RecordVersion<$doc>,
+                    headers(("ETag" = String, description = "The version's tag, `\"1\"`: send it as `If-Match` to amend this version"))),
                 (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
                 (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
                 (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
@@ -115,10 +200,10 @@ macro_rules! collection_handlers {
             State(state): State<AppState>,
             Authenticated(session): Authenticated,
             JsonBody(body): JsonBody<Value>,
-        ) -> Result<(StatusCode, Json<records::RecordVersion<$model>>), ApiError> {
-            Ok((
+        ) -> Result<Response, ApiError> {
+            Ok(versioned(
                 StatusCode::CREATED,
-                Json(create_record::<$model>(&state, &session, body).await?),
+                create_record::<$model>(&state, &session, body).await?,
             ))
         }
 
@@ -127,7 +212,8 @@ macro_rules! collection_handlers {
             summary = concat!("Get a ", $what, " (its current version)"),
             params(("id" = i64, Path, description = "The record's id")),
             responses(
-                (status = 200, description = "The current version", body = RecordVersion<$doc>),
+                (status = 200, description = "The current version", body = RecordVersion<$doc>,
+                    headers(("ETag" = String, description = "The version's tag, `\"<version_number>\"`: send it as `If-Match` to amend this version"))),
                 (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
                 (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
                 (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
@@ -139,8 +225,11 @@ macro_rules! collection_handlers {
             State(state): State<AppState>,
             Authenticated(session): Authenticated,
             PathParams(id): PathParams<i64>,
-        ) -> Result<Json<records::RecordVersion<$model>>, ApiError> {
-            Ok(Json(get_record::<$model>(&state, &session, id).await?))
+        ) -> Result<Response, ApiError> {
+            Ok(versioned(
+                StatusCode::OK,
+                get_record::<$model>(&state, &session, id).await?,
+            ))
         }
 
         #[utoipa::path(
@@ -179,17 +268,26 @@ macro_rules! version_handlers {
             description = concat!(
                 "Writes a new version: `changes` merged over the current version. ", $writers,
                 " only. The id, the patient and a person's email cannot change. Answers once the \
-                 transaction has committed."
+                 transaction has committed. Name the version the changes were made on, as `If-Match` \
+                 (its `ETag`) or `expected_version`, to have them refused with 412 and the current \
+                 version if someone amended it meanwhile; without either (or with `If-Match: *`) they \
+                 are merged over whatever version is current, as before versions were named."
             ),
-            params(("id" = i64, Path, description = "The record's id")),
+            params(
+                ("id" = i64, Path, description = "The record's id"),
+                ("If-Match" = Option<String>, Header, description = "The `ETag` of the version the amendment was made on, `\"<version_number>\"`, or `*` for whatever is current"),
+            ),
             request_body(content = $amendment, content_type = "application/json"),
             responses(
-                (status = 201, description = "The new version, committed", body = RecordVersion<$doc>),
+                (status = 201, description = "The new version, committed", body = RecordVersion<$doc>,
+                    headers(("ETag" = String, description = "The new version's tag"))),
                 (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
                 (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
                 (status = 403, description = "Not allowed for your role", body = Problem, content_type = "application/problem+json"),
                 (status = 404, description = "No such record", body = Problem, content_type = "application/problem+json"),
                 (status = 409, description = "The record changed meanwhile, or a change does not fit the fields left as they are: `errors` names them", body = Problem, content_type = "application/problem+json"),
+                (status = 412, description = "The record is no longer at the version named by `If-Match` or `expected_version`: nothing was written; `current` is the current version", body = Problem, content_type = "application/problem+json",
+                    headers(("ETag" = String, description = "The current version's tag"))),
                 (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
                 (status = 422, description = "Invalid or unknown fields", body = Problem, content_type = "application/problem+json"),
                 (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
@@ -200,11 +298,21 @@ macro_rules! version_handlers {
             State(state): State<AppState>,
             Authenticated(session): Authenticated,
             PathParams(id): PathParams<i64>,
-            JsonBody(amendment): JsonBody<AmendmentRequest>,
-        ) -> Result<(StatusCode, Json<records::RecordVersion<$model>>), ApiError> {
-            Ok((
+            headers: HeaderMap,
+            JsonBody(mut amendment): JsonBody<AmendmentRequest>,
+        ) -> Result<Response, ApiError> {
+            let named = if_match_version(&headers)?;
+            amendment.expected_version = expected_version::<$model>(
+                &state,
+                &session,
+                id,
+                named,
+                amendment.expected_version,
+            )
+            .await?;
+            Ok(versioned(
                 StatusCode::CREATED,
-                Json(amend_record::<$model>(&state, &session, id, amendment).await?),
+                amend_record::<$model>(&state, &session, id, amendment).await?,
             ))
         }
 

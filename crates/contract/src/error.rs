@@ -111,6 +111,15 @@ pub enum ContractError {
     /// The transaction would break a runtime limit (key or value size, number of reads or writes).
     #[error("{what}: {len} is over the limit of {max}")]
     TooLarge { what: String, len: u64, max: u64 } = 6,
+    /// An amendment named the version it was made on (`expected`), and the record's current version is
+    /// another (`current`): someone else amended it meanwhile.
+    #[error("{kind} {id} is at version {current}, not the expected version {expected}")]
+    VersionMismatch {
+        kind: RecordKind,
+        id: i64,
+        expected: u32,
+        current: u32,
+    } = 7,
 }
 
 fn join(errors: &[FieldError]) -> String {

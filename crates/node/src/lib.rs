@@ -93,8 +93,10 @@ pub enum InvokeError {
     Node(#[from] NodeError),
     #[error("the transaction was ordered but is invalid: {}", .0.code)]
     Invalid(TxStatus),
-    #[error("the transaction did not commit within {0} ms")]
-    Timeout(u64),
+    /// The transaction was ordered but had not committed after `waited_ms`: it may still commit, and
+    /// `tx_id` is what to look for (its status in the transaction index).
+    #[error("transaction {tx_id} did not commit within {waited_ms} ms; it may still commit")]
+    Timeout { tx_id: TxId, waited_ms: u64 },
 }
 
 /// A transaction that committed valid.
@@ -380,7 +382,10 @@ impl Node {
             Ok(Err(_)) => return Err(InvokeError::Submit(SubmitError::Stopped)),
             Err(_) => {
                 self.peer.unsubscribe(&tx_id, waiter);
-                return Err(InvokeError::Timeout(COMMIT_WAIT_MS_MAX));
+                return Err(InvokeError::Timeout {
+                    tx_id,
+                    waited_ms: COMMIT_WAIT_MS_MAX,
+                });
             }
         };
         if status.code != ValidationCode::Valid {

@@ -110,6 +110,7 @@ async fn a_clinic_day_survives_a_restart_and_verifies() {
             id: 100,
             record: NewRecord::Note(amended),
             reason: reason.clone(),
+            expected_version: None,
         },
     )
     .await;

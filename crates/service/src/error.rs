@@ -15,6 +15,7 @@
 //! | 403 | `password_change_required` | the person's password was chosen by someone else and must be replaced first |
 //! | 404 | `not_found` | no such record, route or block |
 //! | 409 | `conflict` | the record (id or email) already exists; a write conflict that outlived its retries; a request valid in itself that the ledger's current state refuses (`errors` names the fields) |
+//! | 412 | `precondition_failed` | an amendment named the version it was made on (`If-Match`, `expected_version`) and the record is at another; `current` is the current version |
 //! | 413 | `payload_too_large` | a request body or a value over a ledger limit |
 //! | 422 | `validation_failed` | well-formed but invalid: `errors` lists `{field, code, message}` |
 //! | 429 | `rate_limited` | the account or the address is delayed after failed logins; too many password checks at once (`Retry-After` says when to try again) |
@@ -76,6 +77,17 @@ pub enum ServiceError {
     /// failure: 409, with the field problems.
     #[error("the request conflicts with the ledger's current state")]
     StateConflict(Vec<FieldProblem>),
+    /// An amendment named the version it was made on (`expected_version`) and the record is at another
+    /// (`current_version`): someone else amended it meanwhile, and nothing was written. `current` is the
+    /// current version as the person may read it (a `RecordVersion` as JSON), when it could be read.
+    #[error(
+        "the record is at version {current_version}, not at the expected version {expected_version}"
+    )]
+    PreconditionFailed {
+        expected_version: u32,
+        current_version: u32,
+        current: Option<Box<serde_json::Value>>,
+    },
     #[error("request body over the limit")]
     PayloadTooLarge,
     #[error("validation failed")]
@@ -93,7 +105,7 @@ pub enum ServiceError {
 }
 
 /// Every stable [`ServiceError::code`] (the OpenAPI document lists them as an enumeration).
-pub const ERROR_CODES: [&str; 12] = [
+pub const ERROR_CODES: [&str; 13] = [
     "bad_request",
     "unauthorized",
     "invalid_credentials",
@@ -101,6 +113,7 @@ pub const ERROR_CODES: [&str; 12] = [
     "password_change_required",
     "not_found",
     "conflict",
+    "precondition_failed",
     "payload_too_large",
     "validation_failed",
     "rate_limited",
@@ -127,6 +140,11 @@ impl ServiceError {
             ServiceError::Conflict(_) | ServiceError::StateConflict(_) => {
                 (409, "conflict", "Conflict")
             }
+            ServiceError::PreconditionFailed { .. } => (
+                412,
+                "precondition_failed",
+                "The record changed since that version",
+            ),
             ServiceError::PayloadTooLarge => (413, "payload_too_large", "Request body too large"),
             ServiceError::Validation(_) => (422, "validation_failed", "Validation failed"),
             ServiceError::RateLimited { .. } => (429, "rate_limited", "Too many requests"),
@@ -169,6 +187,14 @@ impl ServiceError {
         }
     }
 
+    /// The current version of the record a stale amendment was refused for (412), as JSON.
+    pub fn current_version(&self) -> Option<&serde_json::Value> {
+        match self {
+            ServiceError::PreconditionFailed { current, .. } => current.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The field problems of a validation failure or a conflict with the state; empty otherwise.
     pub fn field_problems(&self) -> &[FieldProblem] {
         match self {
@@ -202,6 +228,13 @@ impl From<ContractError> for ServiceError {
             e @ ContractError::Forbidden { .. } => ServiceError::Forbidden(e.to_string()),
             ContractError::BadRequest(detail) => ServiceError::BadRequest(detail),
             ContractError::TooLarge { .. } => ServiceError::PayloadTooLarge,
+            ContractError::VersionMismatch {
+                expected, current, ..
+            } => ServiceError::PreconditionFailed {
+                expected_version: expected,
+                current_version: current,
+                current: None,
+            },
             e @ ContractError::State(_) => ServiceError::Internal(e.to_string()),
         }
     }
@@ -251,8 +284,8 @@ impl From<InvokeError> for ServiceError {
                 "transaction {} is invalid: {}",
                 status.tx_id, status.code
             )),
-            InvokeError::Timeout(ms) => {
-                tracing::warn!(ms, "a transaction did not commit in time");
+            InvokeError::Timeout { tx_id, waited_ms } => {
+                tracing::warn!(%tx_id, waited_ms, "a transaction did not commit in time");
                 ServiceError::Unavailable
             }
             InvokeError::Node(e) => ServiceError::Internal(e.to_string()),
@@ -293,6 +326,11 @@ mod tests {
             ServiceError::NotFound(String::new()),
             ServiceError::Conflict(String::new()),
             ServiceError::StateConflict(Vec::new()),
+            ServiceError::PreconditionFailed {
+                expected_version: 1,
+                current_version: 2,
+                current: None,
+            },
             ServiceError::PayloadTooLarge,
             ServiceError::Validation(Vec::new()),
             ServiceError::RateLimited { retry_after_ms: 0 },

@@ -25,9 +25,13 @@
 //! person ([`AppState::query`], [`AppState::invoke`]); the contract decides who may do what and what is
 //! valid, and its refusals become responses in [`crate::error`]. An amendment is merged here, at the
 //! JSON level, over the current version the person may read: the contract receives a whole record, as
-//! for a creation. (It is merged again if another write commits first and the transaction fails its
-//! MVCC check; a write that commits between this read and the endorsement is not detected, since the
-//! contract's `amend` names no expected version.)
+//! for a creation. An amendment that names the version it was made on (`expected_version`, or the API's
+//! `If-Match`) is refused with 412 and the current version if the record is at another one; the contract
+//! checks it against the state it endorses on, and the MVCC check at commit against any write that
+//! slipped in after that, so two people amending the same version never revert each other's fields.
+//! One that names no version is merged over whatever version is current (and merged again if another
+//! write commits first and the transaction fails its MVCC check): kept for scripts that predate
+//! versions, at the risk of undoing a concurrent change to the same field.
 
 use std::time::Instant;
 
@@ -172,6 +176,30 @@ pub struct AmendmentRequest {
     pub changes: serde_json::Map<String, Value>,
     /// Why the record is amended; kept in its history.
     pub reason: String,
+    /// The `version_number` the amendment was made on: refused with
+    /// [`ServiceError::PreconditionFailed`] (412) if the record is at another. `None`: merged over
+    /// whatever version is current.
+    #[serde(default, deserialize_with = "version_number")]
+    pub expected_version: Option<u32>,
+}
+
+/// A version number as JSON Schema counts integers: `3`, or `3.0`; 0..=`u32::MAX`. Not `null`: the
+/// field is left out to name no version.
+fn version_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let number = serde_json::Number::deserialize(d)?;
+    number
+        .as_u64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f))
+                .map(|f| f as u64)
+        })
+        .and_then(|n| u32::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("{number} is not a version number (0..=4294967295)"))
+        })
 }
 
 /// The field a bad amendment reason is reported under (the contract names it `amendment_reason`).
@@ -550,6 +578,11 @@ pub async fn amend_record<M: Served>(
         let current: Record = state
             .query(session, &EhrCall::Get { kind: M::KIND, id })
             .await?;
+        if let Some(expected) = amendment.expected_version
+            && expected != current.header.version_number
+        {
+            return Err(stale::<M>(state, current, expected).await);
+        }
         let Some(current) = body_of::<M>(&current)? else {
             // Whoever may not read a record in full may not amend it either.
             return Err(ServiceError::Forbidden(format!(
@@ -567,6 +600,7 @@ pub async fn amend_record<M: Served>(
             id,
             record: model.clone().into_new(),
             reason: amendment.reason.clone(),
+            expected_version: amendment.expected_version,
         };
         let started = Instant::now();
         match state
@@ -595,12 +629,48 @@ pub async fn amend_record<M: Served>(
                 state.inner.metrics.record_mvcc_retry();
             }
             Err(e) => {
+                let error = ServiceError::from(e);
+                if let ServiceError::PreconditionFailed {
+                    expected_version, ..
+                } = error
+                {
+                    // Amended between this read and the endorsement: show the version it is now.
+                    return Err(match get_record::<M>(state, session, id).await {
+                        Ok(now) => precondition_failed(now, expected_version),
+                        Err(e) => e,
+                    });
+                }
                 let year = medledger_contract::ehr::values::year_of_unix_millis(state.now_ms());
-                return Err(state_conflict(reason_field(e.into()), |problem| {
+                return Err(state_conflict(reason_field(error), |problem| {
                     due_to_fields_left_as_they_are::<M>(problem, &amendment.changes, &merged, year)
                 }));
             }
         }
+    }
+}
+
+/// The refusal of an amendment made on version `expected` of a record now at `current`, with the current
+/// version as the person may read it.
+async fn stale<M: Served>(state: &AppState, current: Record, expected: u32) -> ServiceError {
+    match stored_versions::<M>(state, vec![current]).await {
+        Ok(mut versions) => match versions.pop() {
+            Some(now) => precondition_failed(now, expected),
+            None => ServiceError::Internal("a record without its version".into()),
+        },
+        Err(e) => e,
+    }
+}
+
+/// [`ServiceError::PreconditionFailed`] for an amendment made on version `expected`, carrying `now`.
+fn precondition_failed<M: Served>(now: RecordVersion<M>, expected: u32) -> ServiceError {
+    let current_version = now.header.version_number;
+    match serde_json::to_value(&now) {
+        Ok(json) => ServiceError::PreconditionFailed {
+            expected_version: expected,
+            current_version,
+            current: Some(Box::new(json)),
+        },
+        Err(e) => ServiceError::Internal(format!("a record as JSON: {e}")),
     }
 }
 

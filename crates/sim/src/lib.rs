@@ -255,6 +255,7 @@ impl Simulation {
                     id: note.note_id,
                     record: NewRecord::Note(note),
                     reason: "simulated correction".into(),
+                    expected_version: None,
                 }
             }
         }

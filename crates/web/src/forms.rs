@@ -280,6 +280,8 @@ pub struct FormView {
     pub required_label: String,
     /// A link back (cancel), if any.
     pub cancel: Option<(String, String)>,
+    /// Hidden inputs after the CSRF token (`name`, `value`): what the form was opened on.
+    pub hidden: Vec<(String, String)>,
 }
 
 /// The first value of `name` in `values`, or empty.
@@ -350,6 +352,7 @@ impl FormView {
             other_errors: Vec::new(),
             required_label: page.t("form.required").to_owned(),
             cancel: None,
+            hidden: Vec::new(),
         };
         form.set_errors(page, errors);
         form
@@ -381,6 +384,13 @@ impl FormView {
                 .is_some_and(|rest| rest.starts_with(": "))
         });
         self.extra.push(field);
+        self
+    }
+
+    /// Adds a hidden input (not a field of the model: the form's own state, such as the version an
+    /// amendment form was opened on).
+    pub fn with_hidden(mut self, name: &str, value: &str) -> FormView {
+        self.hidden.push((name.to_owned(), value.to_owned()));
         self
     }
 

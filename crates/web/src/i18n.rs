@@ -350,6 +350,23 @@ static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("clinical.amend_title", "Amend: {what}", "Enmendar: {what}"),
     (
+        "clinical.stale",
+        "Someone amended this record after you opened the form (version {opened}); it is now at version {current}. Nothing was saved. The form below holds your changes over the current version: check it and save again.",
+        "Alguien enmendó este registro después de que usted abrió el formulario (versión {opened}); ahora está en la versión {current}. No se guardó nada. El formulario de abajo tiene sus cambios sobre la versión actual: revíselo y vuelva a guardar.",
+    ),
+    (
+        "clinical.changed_since",
+        "Changed since you opened the form",
+        "Cambiado desde que abrió el formulario",
+    ),
+    (
+        "clinical.when_opened",
+        "When you opened it",
+        "Cuando lo abrió",
+    ),
+    ("clinical.now", "Now", "Ahora"),
+    ("clinical.yours", "Yours", "Suyo"),
+    (
         "clinical.history_title",
         "History: {what}",
         "Historial: {what}",
@@ -744,6 +761,11 @@ static MESSAGES: &[(&str, &str, &str)] = &[
         "error.conflict",
         "A record with this ID or email already exists.",
         "Ya existe un registro con este ID o correo electrónico.",
+    ),
+    (
+        "error.precondition_failed",
+        "The record was amended by someone else since you opened it.",
+        "Otra persona enmendó el registro desde que usted lo abrió.",
     ),
     (
         "error.payload_too_large",

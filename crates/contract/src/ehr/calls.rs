@@ -29,11 +29,16 @@ pub enum EhrCall {
     /// Writes a new version of record `kind`/`id`. `record` must be of the same kind with the same id (and
     /// the same patient for notes and drug exposures, the same email for doctors and admins). `reason` is
     /// required (1..=[`REASON_CHARS_MAX`](super::validate::REASON_CHARS_MAX) characters, not blank).
+    /// `expected_version`, when given, is the `version_number` the amendment was made on: the call is
+    /// refused with [`ContractError::VersionMismatch`](crate::error::ContractError::VersionMismatch) if
+    /// the current version is another, and the read it makes is MVCC-checked at commit, so no write can
+    /// slip in between (call format 2, see [`CALL_FORMAT_VERSION`]).
     Amend {
         kind: RecordKind,
         id: i64,
         record: NewRecord,
         reason: String,
+        expected_version: Option<u32>,
     },
     /// The current version of one record.
     Get { kind: RecordKind, id: i64 },
@@ -61,6 +66,11 @@ pub enum EhrCall {
         after: Option<Version>,
     },
 }
+
+/// The layout of [`EhrCall`] (docs/formats.md, "EHR contract calls"). 2: `Amend` carries
+/// `expected_version`. Calls are decoded only when endorsed, never when a block is validated or
+/// replayed, so the calls of version 1 already on a ledger need no reader.
+pub const CALL_FORMAT_VERSION: u8 = 2;
 
 /// Longest encoded [`EhrCall`] accepted: the whole proposal's limit.
 pub const CALL_BYTES_MAX: usize = limits::PROPOSAL_BYTES_MAX;

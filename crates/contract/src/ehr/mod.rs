@@ -7,7 +7,8 @@
 //! 1. the call decodes and names the proposal's function, and is well-formed (`BadRequest`);
 //! 2. the signer's role may make it ([`auth`]; `Forbidden`), before any state is read;
 //! 3. the fields are valid ([`validate`], plus the referenced patient exists: `Validation`);
-//! 4. the record does or does not exist, the email is free (`AlreadyExists`, `NotFound`).
+//! 4. the record does or does not exist, the email is free (`AlreadyExists`, `NotFound`);
+//! 5. an amendment's expected version is the current one (`VersionMismatch`).
 //!
 //! Records are a header and a body ([`record`]); the contract reads stored headers only, never stored
 //! bodies, so bodies can become ciphertext later without changing this contract's logic or keys. Pages are
@@ -101,7 +102,8 @@ impl Contract for EhrContract {
                 id,
                 record,
                 reason,
-            } => ctx.amend(kind, id, record, reason),
+                expected_version,
+            } => ctx.amend(kind, id, record, reason, expected_version),
             EhrCall::Get { kind, id } => ctx.get(kind, id),
             EhrCall::List { kind, after, limit } => ctx.list(kind, after, limit),
             EhrCall::ByEmail { kind, email } => ctx.by_email(kind, &email),
@@ -301,6 +303,7 @@ impl Ctx<'_, '_> {
         id: i64,
         record: NewRecord,
         reason: String,
+        expected_version: Option<u32>,
     ) -> Result<Vec<u8>, ContractError> {
         let id_field = record.id_field();
         let mut errors = validate::validate_record(&record, self.now_year());
@@ -361,6 +364,18 @@ impl Ctx<'_, '_> {
         }
         if !errors.is_empty() {
             return Err(ContractError::Validation(errors));
+        }
+        // The record's key was read above, so its version is in the read set: a write committed after
+        // this endorsement makes the transaction fail its MVCC check instead of overwriting.
+        if let Some(expected) = expected_version
+            && expected != existing.header.version_number
+        {
+            return Err(ContractError::VersionMismatch {
+                kind,
+                id,
+                expected,
+                current: existing.header.version_number,
+            });
         }
 
         let version_number = existing

@@ -293,7 +293,7 @@ fn text_rules(schema: &mut Map<String, Value>, kind: TextKind) {
 }
 
 /// A kind's amendment body: its [`changes_schema`] (inline; a document may put it in a component and
-/// refer to it) and a [`reason_schema`].
+/// refer to it), a [`reason_schema`] and the optional version it was made on.
 pub fn amendment_schema(kind: RecordKind) -> Value {
     json!({
         "type": "object",
@@ -302,6 +302,15 @@ pub fn amendment_schema(kind: RecordKind) -> Value {
         "properties": {
             "changes": changes_schema(kind),
             "reason": reason_schema(),
+            "expected_version": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": u32::MAX,
+                "description": "The `version_number` the amendment was made on (as `If-Match` does): \
+                    if the record is now at another version, nothing is written and the answer is 412 \
+                    with the current version. Left out, the changes are merged over whatever version \
+                    is current.",
+            },
         },
         "additionalProperties": false,
     })

@@ -3,14 +3,17 @@
 //! values and a required reason) and `/{collection}/{id}/history` (every version, oldest first, with the
 //! fields each one changed).
 //!
-//! An amendment sends only the fields that differ from the current version as `changes` to the records
-//! service, which merges them over the version current when it writes (so a concurrent amendment of
-//! another field is not undone). The id and the patient are not on the form: they cannot change, and
-//! the handler takes them from the current version.
+//! The form carries the version it was opened on (a hidden `expected_version`), and the amendment names
+//! it: if someone amended the record meanwhile, nothing is written and the form comes back (412) with
+//! the fields they changed — then, now, and the person's input — and the person's changes over the
+//! current version, to check and save again. Nothing is overwritten unseen. An amendment sends only the
+//! fields that differ from the version the form was opened on as `changes`. The id and the patient are
+//! not on the form: they cannot change, and the handler takes them from the current version.
 
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use medledger_contract::ehr::RecordKind;
 use serde_json::{Map, Value};
@@ -21,8 +24,8 @@ use super::super::forms::{self, FormView, form_values, parse_errors};
 use super::super::page::{Page, WebUser};
 use super::super::pages::{PageError, render};
 use super::view::{
-    ChangeView, FieldView, VersionView, common_views, diff, more_views, patient_title, record_json,
-    record_title,
+    ChangeView, FieldView, StaleChange, VersionView, common_views, diff, more_views, patient_title,
+    record_json, record_title, stale_changes,
 };
 use super::{
     Clinical, check_csrf, doctor_only, drop_fields, form_value, id_of, record_path, unprocessable,
@@ -36,6 +39,8 @@ use medledger_service::{AppState, ServiceError};
 pub const HISTORY_VERSIONS_MAX: usize = 1_000;
 /// The amendment reason's input (`name` and `id`).
 pub const REASON: &str = "reason";
+/// The amendment form's hidden input holding the version it was opened on.
+pub const EXPECTED_VERSION: &str = "expected_version";
 
 /// The fields an amendment form leaves out: the record's id and its patient.
 fn fixed_fields(kind: RecordKind, id_field: &str) -> Vec<&str> {
@@ -102,6 +107,13 @@ struct AmendPage<'a> {
     back: (String, String),
     version: VersionView,
     form: FormView,
+    stale: Option<Stale>,
+}
+
+/// Why an amendment form came back unsaved: the record was amended after it was opened.
+struct Stale {
+    notice: String,
+    changes: Vec<StaleChange>,
 }
 
 fn amend_page<M: Clinical>(
@@ -110,6 +122,7 @@ fn amend_page<M: Clinical>(
     record: &Map<String, Value>,
     values: &[(String, String)],
     errors: &FieldMessages,
+    stale: Option<Stale>,
 ) -> Response {
     let id = current.id;
     let path = format!("{}/{id}", M::PATH);
@@ -130,23 +143,33 @@ fn amend_page<M: Clinical>(
             )
             .with_help(page.t("record.amendment_reason_help")),
         )
+        .with_hidden(EXPECTED_VERSION, &current.header.version_number.to_string())
         .with_submit(page.t("record.amend"))
         .with_cancel(&back.0, page.t("form.cancel"));
     let fixed = fixed_fields(M::KIND, M::ID_FIELD);
     drop_fields(&mut form, &fixed);
     let what = record_title(page.lang, M::KIND, id, record);
+    let is_stale = stale.is_some();
     let response = render(&AmendPage {
         page,
         title: page.tf("clinical.amend_title", &[("what", &what)]),
         back,
         version: VersionView::new(page.lang, &current.header, current.block_number),
         form,
+        stale,
     });
-    if errors.is_empty() {
+    if is_stale {
+        with_status(response, StatusCode::PRECONDITION_FAILED)
+    } else if errors.is_empty() {
         response
     } else {
         unprocessable(response)
     }
+}
+
+fn with_status(mut response: Response, status: StatusCode) -> Response {
+    *response.status_mut() = status;
+    response
 }
 
 /// The current version of the record to amend, as JSON.
@@ -179,10 +202,13 @@ pub async fn amend_form<M: Clinical>(
         &record,
         &values,
         &FieldMessages::new(),
+        None,
     ))
 }
 
 /// `POST /{collection}/{id}/amend`: writes the changed fields with the reason, then shows the record.
+/// If the record was amended after the form was opened, writes nothing and shows the form again
+/// ([`stale_form`]).
 pub async fn amend_submit<M: Clinical>(
     State(state): State<AppState>,
     user: WebUser,
@@ -196,7 +222,12 @@ pub async fn amend_submit<M: Clinical>(
     // The id and the patient are not on the form: they come from the current version.
     let fixed = fixed_fields(M::KIND, M::ID_FIELD);
     let mut values = form_values(&pairs);
-    values.retain(|(n, _)| !fixed.contains(&n.as_str()));
+    // A form without a version (or a garbled one) is judged on the current version, as before forms
+    // carried it.
+    let opened = form_value(&values, EXPECTED_VERSION)
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(version.header.version_number);
+    values.retain(|(n, _)| !fixed.contains(&n.as_str()) && n != EXPECTED_VERSION);
     for name in &fixed {
         if let Some(value) = record.get(*name) {
             values.extend(json_to_form(&Value::Object(Map::from_iter([(
@@ -204,6 +235,9 @@ pub async fn amend_submit<M: Clinical>(
                 value.clone(),
             )]))));
         }
+    }
+    if opened != version.header.version_number {
+        return stale_form::<M>(&state, &user, &id, opened, &values).await;
     }
     let reason = form_value(&values, REASON).unwrap_or_default().to_owned();
     let mut errors = FieldMessages::new();
@@ -227,17 +261,70 @@ pub async fn amend_submit<M: Clinical>(
     }
     let changes = match changes {
         Some(changes) if errors.is_empty() => changes,
-        _ => return Ok(amend_page(page, &version, &record, &values, &errors)),
+        _ => return Ok(amend_page(page, &version, &record, &values, &errors, None)),
     };
-    let amendment = AmendmentRequest { changes, reason };
+    let amendment = AmendmentRequest {
+        changes,
+        reason,
+        expected_version: Some(opened),
+    };
     match amend_record::<M>(&state, &user.session, version.id, amendment).await {
         Ok(_) => Ok(Redirect::to(&record_path(M::KIND, version.id)).into_response()),
+        // Amended between the read above and the write.
+        Err(ServiceError::PreconditionFailed { .. }) => {
+            stale_form::<M>(&state, &user, &id, opened, &values).await
+        }
         // A 409 here is a write race that outlived its retries, not an existing id: an error page.
         Err(e) => match forms::form_errors(page, &e) {
-            Some(errors) => Ok(amend_page(page, &version, &record, &values, &errors)),
+            Some(errors) => Ok(amend_page(page, &version, &record, &values, &errors, None)),
             None => Err(PageError::new(page, e)),
         },
     }
+}
+
+/// The amendment form again (412) for a person who opened it on version `opened` of a record amended
+/// since: the fields changed meanwhile (then, now, and `values`, the person's input), and a form holding
+/// the person's changes over the current version — a field they did not touch shows its current value,
+/// one they changed keeps their input — so that saving it again undoes nobody's change unseen.
+async fn stale_form<M: Clinical>(
+    state: &AppState,
+    user: &WebUser,
+    id: &str,
+    opened: u32,
+    values: &[(String, String)],
+) -> Result<Response, PageError> {
+    let page = &user.page;
+    let fail = |e| PageError::new(page, e);
+    let (version, record) = current::<M>(state, user, id).await?;
+    let (all, _) = versions::<M>(state, user, version.id).await.map_err(fail)?;
+    let then = match all.iter().find(|v| v.header.version_number == opened) {
+        Some(then) => record_json(then).map_err(fail)?,
+        // Not a version of this record: everything the form holds is compared with the current one.
+        None => record.clone(),
+    };
+    let yours = fields::form_to_json(M::KIND, values).unwrap_or_default();
+    let changes = stale_changes(page.lang, M::KIND, &then, &record, &yours);
+    let mut rebased = record.clone();
+    rebased.extend(super::view::changes(&then, yours));
+    let mut form = json_to_form(&Value::Object(rebased));
+    if let Some(reason) = form_value(values, REASON) {
+        form.push((REASON.to_owned(), reason.to_owned()));
+    }
+    let notice = page.tf(
+        "clinical.stale",
+        &[
+            ("opened", &opened.to_string()),
+            ("current", &version.header.version_number.to_string()),
+        ],
+    );
+    Ok(amend_page(
+        page,
+        &version,
+        &record,
+        &form,
+        &FieldMessages::new(),
+        Some(Stale { notice, changes }),
+    ))
 }
 
 // --- history ------------------------------------------------------------------------------------

@@ -200,15 +200,52 @@ pub fn diff(
     before: &Map<String, Value>,
     after: &Map<String, Value>,
 ) -> Vec<ChangeView> {
-    let value =
-        |record: &Map<String, Value>, name: &str| record.get(name).cloned().unwrap_or(Value::Null);
-    fields::fields(kind)
-        .iter()
-        .filter(|spec| value(before, spec.name) != value(after, spec.name))
+    changed_fields(kind, before, after)
         .map(|spec| ChangeView {
             label: spec.label.get(lang),
             before: display_value(lang, spec, before.get(spec.name)),
             after: display_value(lang, spec, after.get(spec.name)),
+        })
+        .collect()
+}
+
+/// The fields of `kind` whose values differ between `before` and `after`, in form order; absent is
+/// `null`.
+fn changed_fields<'a>(
+    kind: RecordKind,
+    before: &'a Map<String, Value>,
+    after: &'a Map<String, Value>,
+) -> impl Iterator<Item = &'static FieldSpec> + 'a {
+    let value =
+        |record: &Map<String, Value>, name: &str| record.get(name).unwrap_or(&Value::Null).clone();
+    fields::fields(kind)
+        .iter()
+        .filter(move |spec| value(before, spec.name) != value(after, spec.name))
+}
+
+/// A field someone else changed after an amendment form was opened: its value then, now, and in the form.
+pub struct StaleChange {
+    pub label: &'static str,
+    pub opened: String,
+    pub now: String,
+    pub yours: String,
+}
+
+/// The fields whose values differ between the version an amendment form was `opened` on and the
+/// `current` one, beside the person's input (`yours`, the form as parsed), in form order.
+pub fn stale_changes(
+    lang: Lang,
+    kind: RecordKind,
+    opened: &Map<String, Value>,
+    current: &Map<String, Value>,
+    yours: &Map<String, Value>,
+) -> Vec<StaleChange> {
+    changed_fields(kind, opened, current)
+        .map(|spec| StaleChange {
+            label: spec.label.get(lang),
+            opened: display_value(lang, spec, opened.get(spec.name)),
+            now: display_value(lang, spec, current.get(spec.name)),
+            yours: display_value(lang, spec, yours.get(spec.name)),
         })
         .collect()
 }

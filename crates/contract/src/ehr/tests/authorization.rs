@@ -93,6 +93,7 @@ fn call(function: &str, kind: RecordKind) -> EhrCall {
             id: 1,
             record: sample(kind, 1),
             reason: "correction".into(),
+            expected_version: None,
         },
         "get" => EhrCall::Get { kind, id: 1 },
         "list" => EhrCall::List {

@@ -33,6 +33,7 @@ fn valid_calls() -> Vec<EhrCall> {
             id: 1,
             record: NewRecord::Note(note(1, 1)),
             reason: "r".into(),
+            expected_version: None,
         },
         EhrCall::List {
             kind: RecordKind::Patient,

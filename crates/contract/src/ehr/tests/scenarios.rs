@@ -398,6 +398,7 @@ fn an_amendment_is_a_new_version_with_a_reason_and_history_shows_every_version()
         id: 1,
         record: NewRecord::Note(corrected.clone()),
         reason: "duración mal transcrita".into(),
+        expected_version: None,
     };
     let header: RecordHeader =
         decode_response(&ledger.submit(&other_doctor, &call).expect("amend")).expect("header");
@@ -457,6 +458,7 @@ fn an_amendment_is_a_new_version_with_a_reason_and_history_shows_every_version()
         id: 1,
         record: NewRecord::Note(note(1, 1)),
         reason: "revert".into(),
+        expected_version: None,
     };
     ledger.submit(&doc, &again).expect("amend again");
     let rest: HistoryPage = ledger
@@ -507,6 +509,7 @@ fn history_of_a_much_amended_record_is_paged() {
                     id: 1,
                     record,
                     reason: format!("fix {i}"),
+                    expected_version: None,
                 },
             )
             .expect("amend");
@@ -544,6 +547,7 @@ fn an_amendment_needs_a_reason() {
         id: 1,
         record: NewRecord::Patient(patient(1)),
         reason: reason.into(),
+        expected_version: None,
     };
     for blank in ["", "   \n"] {
         assert_eq!(
@@ -575,6 +579,7 @@ fn an_amendment_cannot_change_the_id_kind_patient_or_email_nor_invent_a_record()
         id,
         record,
         reason: "correction".into(),
+        expected_version: None,
     };
 
     let other_id = amend(RecordKind::Note, 1, NewRecord::Note(note(2, 1)));
@@ -781,6 +786,7 @@ fn the_same_call_on_the_same_state_gives_identical_bytes() {
                 id: 1,
                 record: NewRecord::Patient(full_patient(1)),
                 reason: "r".into(),
+                expected_version: None,
             },
         ),
         (
@@ -898,4 +904,96 @@ fn large_pages_stop_at_the_byte_budget_with_a_cursor() {
     let second = list(first.next_cursor).expect("second");
     assert_eq!(first.items.len() + second.items.len(), count + 1);
     assert_eq!(second.next_cursor, None);
+}
+
+/// Two amendments made on the same version: the second names a version that is no longer current and is
+/// refused with the current one, writing nothing; made on the current version, it is accepted.
+#[test]
+fn an_amendment_on_a_stale_version_is_refused_with_the_current_version() {
+    let mut ledger = seeded();
+    let doc = doctor_signer();
+    let amend = |text: &str, expected_version| EhrCall::Amend {
+        kind: RecordKind::Note,
+        id: 1,
+        record: NewRecord::Note(Note {
+            note_text: text.into(),
+            ..note(1, 1)
+        }),
+        reason: "correction".into(),
+        expected_version,
+    };
+    let first: RecordHeader = decode_response(
+        &ledger
+            .submit(&doc, &amend("first", Some(1)))
+            .expect("on v1"),
+    )
+    .expect("header");
+    assert_eq!(first.version_number, 2);
+
+    let blocks = ledger.block;
+    assert_eq!(
+        ledger.submit(&doc, &amend("second", Some(1))),
+        Err(ContractError::VersionMismatch {
+            kind: RecordKind::Note,
+            id: 1,
+            expected: 1,
+            current: 2,
+        })
+    );
+    assert_eq!(ledger.block, blocks, "a refusal commits nothing");
+    let current = get(&ledger, RecordKind::Note, 1).expect("v2");
+    assert_eq!(
+        Note::decode_body(&current.body).expect("body").note_text,
+        "first"
+    );
+
+    // A version that never existed is as stale as an old one; the current one is accepted.
+    assert!(matches!(
+        ledger.submit(&doc, &amend("second", Some(0))),
+        Err(ContractError::VersionMismatch { current: 2, .. })
+    ));
+    let second: RecordHeader = decode_response(
+        &ledger
+            .submit(&doc, &amend("second", Some(2)))
+            .expect("on v2"),
+    )
+    .expect("header");
+    assert_eq!(second.version_number, 3);
+}
+
+/// The expected version is checked against what the endorsement read, and that read is in the read set:
+/// a write committed between the endorsement and the commit fails the MVCC check instead of being
+/// overwritten.
+#[test]
+fn an_amendment_with_an_expected_version_reads_the_record_it_checks() {
+    let mut ledger = seeded();
+    let doc = doctor_signer();
+    let amend = |text: &str| EhrCall::Amend {
+        kind: RecordKind::Note,
+        id: 1,
+        record: NewRecord::Note(Note {
+            note_text: text.into(),
+            ..note(1, 1)
+        }),
+        reason: "correction".into(),
+        expected_version: Some(1),
+    };
+    let late = ledger.simulate(&doc, &amend("late"));
+    outcome(&late).expect("endorsed on v1");
+    let key = keys::record(RecordKind::Note, 1);
+    assert!(late.rwset.reads.iter().any(|read| read.key == key));
+    ledger.submit(&doc, &amend("early")).expect("commits first");
+    assert!(ledger.state.check_reads(&late.rwset).is_err());
+}
+
+/// A refusal for a stale version survives its trip through the refused response's payload.
+#[test]
+fn a_version_mismatch_is_a_stable_payload() {
+    let error = ContractError::VersionMismatch {
+        kind: RecordKind::Patient,
+        id: 3,
+        expected: 1,
+        current: 4,
+    };
+    assert_eq!(ContractError::from_payload(&error.to_payload()), Ok(error));
 }
