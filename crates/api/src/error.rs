@@ -97,8 +97,33 @@ pub struct FieldProblemSchema {
     message: String,
 }
 
+/// The answer to a write that was ordered but not committed within the wait (202): not a failure, so
+/// not a problem document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PendingWrite {
+    /// The transaction that may still commit.
+    pub tx_id: String,
+    /// Where to ask how it ended: `GET` it with the same bearer token.
+    pub status_url: String,
+    pub detail: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ServiceError::Pending { tx_id } = &self.0 {
+            let body = PendingWrite {
+                tx_id: tx_id.to_string(),
+                status_url: format!("/api/v1/ledger/transactions/{tx_id}/status"),
+                detail: self.0.to_string(),
+            };
+            let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
+            if let Ok(location) =
+                HeaderValue::from_str(&format!("/api/v1/ledger/transactions/{tx_id}/status"))
+            {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            return response;
+        }
         if let ServiceError::Internal(detail) = &self.0 {
             tracing::error!(%detail, "internal error");
         }

@@ -318,11 +318,53 @@ async fn get_consistency(
     ))
 }
 
+/// Where a transaction stands (the documentation twin of the service's view).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct TransactionStatusView {
+    tx_id: String,
+    /// `committed` (in a block, valid or not: see `validation_code`), or `not_committed` (not in any
+    /// block yet: still on its way, or never ordered).
+    #[schema(pattern = "^(committed|not_committed)$")]
+    status: String,
+    /// The block holding it, once committed.
+    block_number: Option<u64>,
+    /// Its index in the block, once committed.
+    tx_index: Option<u32>,
+    /// `valid`, or why the transaction changed nothing; once committed.
+    validation_code: Option<String>,
+}
+
+/// Where a transaction stands: committed (valid or not) or not yet. A write whose commit takes longer
+/// than its wait answers 202 with the transaction id and this route, so that its author can tell
+/// whether to write again.
+#[utoipa::path(
+    get, path = "/ledger/transactions/{tx_id}/status", tag = "ledger",
+    params(
+        ("tx_id" = String, Path, description = "The transaction id: 64 hexadecimal digits", pattern = "^[0-9a-fA-F]{64}$"),
+    ),
+    responses(
+        (status = 200, description = "Committed or not yet", body = TransactionStatusView),
+        (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not logged in", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn get_transaction_status(
+    State(state): State<AppState>,
+    _session: Authenticated,
+    tx_id: Result<Path<String>, PathRejection>,
+) -> Result<Json<ledger::TransactionStatusView>, ApiError> {
+    let Path(tx_id) = tx_id.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    Ok(Json(ledger::transaction_status(&state, &tx_id).await?))
+}
+
 /// The ledger routes, relative to `/api/v1`.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_block))
         .routes(routes!(get_transaction))
+        .routes(routes!(get_transaction_status))
         .routes(routes!(get_checkpoint))
         .routes(routes!(get_roots))
         .routes(routes!(get_consistency))

@@ -491,6 +491,35 @@ pub mod rules {
         answers(document);
         ids(document);
         password_change_required(document);
+        pending_writes(document);
+    }
+
+    /// Every write (a `POST` under `/api/v1` but the logins) may answer 202 [`PendingWrite`]: ordered,
+    /// not committed within the wait, with the transaction's status route.
+    ///
+    /// [`PendingWrite`]: crate::error::PendingWrite
+    fn pending_writes(document: &mut Value) {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(crate::error::PendingWrite::schema()).unwrap_or_default();
+        schemas(document).insert("PendingWrite".into(), schema);
+        let Some(paths) = document["paths"].as_object_mut() else {
+            return;
+        };
+        for (path, item) in paths.iter_mut() {
+            if !path.starts_with("/api/v1/") || path.starts_with("/api/v1/auth/") {
+                continue;
+            }
+            if let Some(post) = item.get_mut("post") {
+                post["responses"]["202"] = json!({
+                    "description": "Ordered, but not committed within the wait: it may still commit. \
+                                    `status_url` (also in `Location`) tells how it ended; do not simply \
+                                    send it again.",
+                    "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/PendingWrite"}
+                    }},
+                });
+            }
+        }
     }
 
     /// The operations a person whose password someone else chose may still call: change it, log out.

@@ -120,6 +120,9 @@ pub fn now_ms() -> i64 {
 pub struct NodeOptions {
     /// Overrides the channel's block-cutting settings for this node's orderer.
     pub batch: Option<BatchConfig>,
+    /// How long a write waits for its commit before it answers "not committed yet"
+    /// ([`InvokeError::Timeout`]); default [`COMMIT_WAIT_MS_MAX`]. Tests shorten it.
+    pub commit_wait_ms: Option<u64>,
 }
 
 /// Most blocking jobs (endorsements, queries, block and proof reads) a node runs at once on tokio's
@@ -132,6 +135,8 @@ pub struct Node {
     peer: Arc<Peer>,
     /// Permits for [`BLOCKING_JOBS_MAX`] jobs on the blocking pool at once.
     blocking: Arc<tokio::sync::Semaphore>,
+    /// How long a write waits for its commit ([`NodeOptions::commit_wait_ms`], [`Node::set_commit_wait_ms`]).
+    commit_wait_ms: std::sync::atomic::AtomicU64,
     orderer: Option<OrdererHandle>,
     committer: Option<JoinHandle<Result<(), PeerError>>>,
     /// Why the node stopped committing, once it has.
@@ -219,6 +224,12 @@ impl Node {
         Ok(Node {
             peer,
             blocking: Arc::new(tokio::sync::Semaphore::new(BLOCKING_JOBS_MAX)),
+            commit_wait_ms: std::sync::atomic::AtomicU64::new(
+                options
+                    .commit_wait_ms
+                    .unwrap_or(COMMIT_WAIT_MS_MAX)
+                    .min(COMMIT_WAIT_MS_MAX),
+            ),
             orderer: Some(orderer),
             committer: Some(committer),
             failure,
@@ -340,6 +351,15 @@ impl Node {
             .map_err(|e| NodeError::Job(e.to_string()))
     }
 
+    /// How long writes wait for their commit from now on, at most [`COMMIT_WAIT_MS_MAX`] (tests make a
+    /// slow ledger with it).
+    pub fn set_commit_wait_ms(&self, ms: u64) {
+        self.commit_wait_ms.store(
+            ms.min(COMMIT_WAIT_MS_MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     /// Jobs that could start on the blocking pool now ([`BLOCKING_JOBS_MAX`] less those running).
     pub fn blocking_jobs_available(&self) -> usize {
         self.blocking.available_permits()
@@ -369,9 +389,10 @@ impl Node {
         let payload = endorsed.response.payload.clone();
         let envelope = assemble_envelope(signed, std::slice::from_ref(&endorsed))?;
         let Subscription { waiter, receiver } = self.submit(tx_id, &envelope)?;
-        let status = match tokio::time::timeout(Duration::from_millis(COMMIT_WAIT_MS_MAX), receiver)
-            .await
-        {
+        let wait_ms = self
+            .commit_wait_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let status = match tokio::time::timeout(Duration::from_millis(wait_ms), receiver).await {
             Ok(Ok(Ok(status))) => status,
             Ok(Ok(Err(WaitError::Stopped(reason)))) => {
                 tracing::warn!(%tx_id, %reason, "the node stopped committing while a transaction waited");
@@ -384,7 +405,7 @@ impl Node {
                 self.peer.unsubscribe(&tx_id, waiter);
                 return Err(InvokeError::Timeout {
                     tx_id,
-                    waited_ms: COMMIT_WAIT_MS_MAX,
+                    waited_ms: wait_ms,
                 });
             }
         };

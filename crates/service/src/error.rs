@@ -19,6 +19,7 @@
 //! | 413 | `payload_too_large` | a request body or a value over a ledger limit |
 //! | 422 | `validation_failed` | well-formed but invalid: `errors` lists `{field, code, message}` |
 //! | 429 | `rate_limited` | the account or the address is delayed after failed logins; too many password checks at once (`Retry-After` says when to try again) |
+//! | 202 | `pending` | the write was ordered but not committed within the wait: `tx_id` names it; its status route tells how it ended |
 //! | 503 | `unavailable` | the node is not ready (starting, stopping, or cannot commit); ordering queue full |
 //! | 500 | `internal` | a bug or a failing disk; the detail is logged, the answer says only "internal error" |
 
@@ -99,13 +100,21 @@ pub enum ServiceError {
     RateLimited { retry_after_ms: i64 },
     #[error("the node is not ready")]
     Unavailable,
+    /// The write was ordered but its commit took longer than the wait: it may still commit (or be
+    /// judged invalid). Not a failure to retry blindly: the transaction's status tells which
+    /// (`GET /api/v1/ledger/transactions/{tx_id}/status`). 202.
+    #[error("accepted, not committed yet: transaction {tx_id}")]
+    Pending {
+        /// Boxed: the error stays small for the common refusals.
+        tx_id: Box<medledger_types::TxId>,
+    },
     /// Logged with its detail; the answer says only "internal error".
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 /// Every stable [`ServiceError::code`] (the OpenAPI document lists them as an enumeration).
-pub const ERROR_CODES: [&str; 13] = [
+pub const ERROR_CODES: [&str; 14] = [
     "bad_request",
     "unauthorized",
     "invalid_credentials",
@@ -118,6 +127,7 @@ pub const ERROR_CODES: [&str; 13] = [
     "validation_failed",
     "rate_limited",
     "unavailable",
+    "pending",
     "internal",
 ];
 
@@ -149,6 +159,7 @@ impl ServiceError {
             ServiceError::Validation(_) => (422, "validation_failed", "Validation failed"),
             ServiceError::RateLimited { .. } => (429, "rate_limited", "Too many requests"),
             ServiceError::Unavailable => (503, "unavailable", "Service unavailable"),
+            ServiceError::Pending { .. } => (202, "pending", "Accepted, not committed yet"),
             ServiceError::Internal(_) => (500, "internal", "Internal error"),
         }
     }
@@ -250,7 +261,7 @@ impl From<ContractError> for ServiceError {
 /// - `Invalid`: an MVCC read conflict is 409 (the caller already retried, see
 ///   [`AppState::invoke`](crate::AppState::invoke)); any other code is internal (the service built a
 ///   transaction the ledger refused).
-/// - `Timeout`: 503 (the transaction may still commit; its id is logged).
+/// - `Timeout`: 202 [`ServiceError::Pending`] with the transaction id (it may still commit).
 /// - `Node`: internal.
 impl From<InvokeError> for ServiceError {
     fn from(e: InvokeError) -> ServiceError {
@@ -286,7 +297,9 @@ impl From<InvokeError> for ServiceError {
             )),
             InvokeError::Timeout { tx_id, waited_ms } => {
                 tracing::warn!(%tx_id, waited_ms, "a transaction did not commit in time");
-                ServiceError::Unavailable
+                ServiceError::Pending {
+                    tx_id: Box::new(tx_id),
+                }
             }
             InvokeError::Node(e) => ServiceError::Internal(e.to_string()),
         }
@@ -335,6 +348,9 @@ mod tests {
             ServiceError::Validation(Vec::new()),
             ServiceError::RateLimited { retry_after_ms: 0 },
             ServiceError::Unavailable,
+            ServiceError::Pending {
+                tx_id: Box::new(medledger_types::TxId(medledger_types::Hash::ZERO)),
+            },
             ServiceError::Internal(String::new()),
         ];
         let mut codes: Vec<&str> = all.iter().map(ServiceError::code).collect();

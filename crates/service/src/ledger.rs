@@ -308,6 +308,49 @@ pub async fn transaction(
         .await?
 }
 
+/// Where a transaction stands, as `GET /ledger/transactions/{tx_id}/status` answers it: the answer to
+/// a write that was accepted but not committed within its wait (202).
+#[derive(Debug, Clone, Serialize)]
+pub struct TransactionStatusView {
+    pub tx_id: String,
+    /// `committed` (in a block, valid or not: see `validation_code`), or `not_committed` (not in any
+    /// block yet: still on its way, or never ordered).
+    pub status: &'static str,
+    /// The block and index, once committed.
+    pub block_number: Option<u64>,
+    pub tx_index: Option<u32>,
+    /// `valid`, or why the transaction changed nothing; once committed.
+    pub validation_code: Option<String>,
+}
+
+/// Where the transaction `tx_id` stands: committed (with its block, index and validation code) or not
+/// yet. Any logged-in person may ask: the answer says nothing a block does not. 400 for a malformed id.
+pub async fn transaction_status(
+    state: &AppState,
+    tx_id: &str,
+) -> Result<TransactionStatusView, ServiceError> {
+    let tx_id: TxId = tx_id.parse().map_err(|_| {
+        ServiceError::BadRequest(format!(
+            "{tx_id:?} is not a transaction id (64 hexadecimal digits)"
+        ))
+    })?;
+    let location = state
+        .with_peer(move |peer| peer.store().tx_location(&tx_id))
+        .await?
+        .map_err(|e| ServiceError::Internal(format!("transaction index: {e}")))?;
+    Ok(TransactionStatusView {
+        tx_id: tx_id.to_string(),
+        status: if location.is_some() {
+            "committed"
+        } else {
+            "not_committed"
+        },
+        block_number: location.map(|l| l.block),
+        tx_index: location.map(|l| l.index),
+        validation_code: location.map(|l| l.code.as_str().to_owned()),
+    })
+}
+
 fn transaction_of(
     peer: &Peer,
     tx_id: &str,

@@ -733,6 +733,11 @@ static MESSAGES: &[(&str, &str, &str)] = &[
         "No tiene permiso para hacer esto.",
     ),
     (
+        "error.pending",
+        "Sent, but not confirmed yet: it may still be saved. Look up its transaction before you send it again.",
+        "Enviado, pero aún sin confirmar: puede que todavía se guarde. Consulte su transacción antes de enviarlo de nuevo.",
+    ),
+    (
         "error.password_change_required",
         "Choose your own password first.",
         "Primero elija su propia contraseña.",

@@ -103,6 +103,8 @@ impl IntoResponse for PageError {
         // Only a not-found or malformed request keeps its detail (which record, which value).
         let detail = match &self.error {
             ServiceError::NotFound(_) | ServiceError::BadRequest(_) => self.error.to_string(),
+            // Where to see whether it committed, before sending it again.
+            ServiceError::Pending { tx_id } => format!("/explorer/tx/{tx_id}"),
             _ => String::new(),
         };
         let mut response = render(&ErrorPage {
