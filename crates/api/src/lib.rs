@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod idempotency;
 pub mod ledger;
 pub mod openapi;
 pub mod ops;

@@ -510,6 +510,43 @@ pub mod rules {
                 continue;
             }
             if let Some(post) = item.get_mut("post") {
+                let parameters = &mut post["parameters"];
+                if !parameters.is_array() {
+                    *parameters = json!([]);
+                }
+                if let Some(parameters) = parameters.as_array_mut() {
+                    parameters.push(json!({
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": false,
+                        "description": "Names this write for retries: the same key with the same request \
+                                        gets the first answer again (with `Idempotent-Replayed: true`) \
+                                        instead of a second write; with another request it is 422 \
+                                        (`key_reused`), while the first is still being answered 409. \
+                                        Kept for a day, per person.",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                                   "pattern": "^[!-~]+$"},
+                    }));
+                }
+                for (status, description) in [
+                    (
+                        "409",
+                        "The record exists or changed meanwhile, or the first request with this `Idempotency-Key` is still being answered",
+                    ),
+                    (
+                        "422",
+                        "Invalid fields, or an `Idempotency-Key` sent before with another request (`key_reused`)",
+                    ),
+                ] {
+                    if post["responses"].get(status).is_none() {
+                        post["responses"][status] = json!({
+                            "description": description,
+                            "content": {"application/problem+json": {
+                                "schema": {"$ref": "#/components/schemas/Problem"}
+                            }},
+                        });
+                    }
+                }
                 post["responses"]["202"] = json!({
                     "description": "Ordered, but not committed within the wait: it may still commit. \
                                     `status_url` (also in `Location`) tells how it ended; do not simply \

@@ -206,6 +206,10 @@ pub fn app_with(state: AppState, options: &AppOptions) -> Router {
     }
     routes
         .fallback(not_found)
+        .layer(from_fn_with_state(
+            state.clone(),
+            medledger_api::idempotency::idempotent,
+        ))
         .layer(from_fn_with_state(options.request_timeout, deadline))
         .layer(from_fn_with_state(state, track))
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))

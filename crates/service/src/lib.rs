@@ -21,6 +21,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod idempotency;
 pub mod ledger;
 pub mod metrics;
 pub mod people;

@@ -72,6 +72,8 @@ pub struct Inner {
     pub wallet: Wallet,
     pub metrics: Metrics,
     pub config: ServiceConfig,
+    /// The first answers to writes sent with an idempotency key ([`crate::idempotency`]).
+    pub idempotency: crate::idempotency::Idempotency,
     /// Set when the gateway starts shutting down: readiness fails and new API calls get 503.
     draining: AtomicBool,
 }
@@ -95,6 +97,7 @@ impl AppState {
                 login_limiter: LoginLimiter::default(),
                 argon2_runs: Arc::new(tokio::sync::Semaphore::new(crate::auth::ARGON2_RUNS_MAX)),
                 wallet,
+                idempotency: crate::idempotency::Idempotency::default(),
                 metrics: Metrics::default(),
                 config,
                 draining: AtomicBool::new(false),
