@@ -749,7 +749,12 @@ impl<'a> BlockJudge<'a> {
             key: CONFIG_KEY.into(),
             value: codec::encode(&config),
         }];
-        (rwset.writes == written)
+        // It must have read the configuration it replaces (the MVCC check above has found that read
+        // current): so a second update in the same block, computed on the same configuration, conflicts
+        // instead of silently undoing the first. An endorsement without the read is not one.
+        let read_the_configuration =
+            matches!(rwset.reads.as_slice(), [read] if read.key == CONFIG_KEY);
+        (read_the_configuration && rwset.writes == written)
             .then(|| ChannelState::new(config, self.at_ms).ok())
             .flatten()
     }

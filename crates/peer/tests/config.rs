@@ -188,3 +188,44 @@ fn two_updates_endorsed_on_the_same_configuration_conflict() {
         [Valid]
     );
 }
+
+#[test]
+fn an_update_endorsed_without_reading_the_configuration_is_refused() {
+    // Two updates computed on the same configuration, their endorsements leaving out the read that makes
+    // the second conflict: the second would silently undo the first.
+    let mut net = Network::new();
+    let endorse = |net: &Network, serial: u64, read: bool| {
+        let update = revoke(net, &[serial]);
+        let config = net.config.clone();
+        let mut next = config;
+        let ConfigUpdate::AddCrl { crl, .. } = &update;
+        next.orgs[0].crls.push(crl.clone());
+        let reads = if read {
+            vec![KvRead {
+                key: CONFIG_KEY.into(),
+                version: None,
+            }]
+        } else {
+            vec![]
+        };
+        let rwset = RwSet {
+            reads,
+            writes: vec![KvWrite {
+                key: CONFIG_KEY.into(),
+                value: codec::encode(&next),
+            }],
+        };
+        forged(net, propose_update(&net.admin, &update), rwset)
+    };
+    let first = endorse(&net, serial::DOCTOR, false);
+    let second = endorse(&net, serial::SECOND_DOCTOR, false);
+    assert_eq!(
+        net.submit(vec![first, second]),
+        [BadConfigUpdate, BadConfigUpdate]
+    );
+    assert_eq!(net.state(CONFIG_KEY), None, "nothing changed");
+    // The same write with the read is the update the rules produce: valid, and the second conflicts.
+    let first = endorse(&net, serial::DOCTOR, true);
+    let second = endorse(&net, serial::SECOND_DOCTOR, true);
+    assert_eq!(net.submit(vec![first, second]), [Valid, MvccReadConflict]);
+}
