@@ -283,7 +283,6 @@ fn up(flags: UpFlags) -> anyhow::Result<ExitCode> {
         node: NodeOptions {
             batch: (flags.block_timeout_ms.is_some() || flags.block_tx_count.is_some())
                 .then_some(batch),
-            commit_wait_ms: None,
         },
         admin_password: flags.admin_password,
         service: ServiceConfig {

@@ -43,7 +43,6 @@ fn build_ledger_with_checkpoint(data: &DataDir) -> (u64, SignedCheckpoint) {
                 bytes_max: 1 << 20,
                 timeout_ms: 2,
             }),
-            commit_wait_ms: None,
         };
         let node = Node::start(data, &options).expect("start");
         medledger_node::register_first_admin(&node, &admin, "admin@medledger.local")

@@ -120,9 +120,6 @@ pub fn now_ms() -> i64 {
 pub struct NodeOptions {
     /// Overrides the channel's block-cutting settings for this node's orderer.
     pub batch: Option<BatchConfig>,
-    /// How long a write waits for its commit before it answers "not committed yet"
-    /// ([`InvokeError::Timeout`]); default [`COMMIT_WAIT_MS_MAX`]. Tests shorten it.
-    pub commit_wait_ms: Option<u64>,
 }
 
 /// Most blocking jobs (endorsements, queries, block and proof reads) a node runs at once on tokio's
@@ -135,7 +132,8 @@ pub struct Node {
     peer: Arc<Peer>,
     /// Permits for [`BLOCKING_JOBS_MAX`] jobs on the blocking pool at once.
     blocking: Arc<tokio::sync::Semaphore>,
-    /// How long a write waits for its commit ([`NodeOptions::commit_wait_ms`], [`Node::set_commit_wait_ms`]).
+    /// How long a write waits for its commit before it answers "not committed yet"
+    /// ([`InvokeError::Timeout`]): [`COMMIT_WAIT_MS_MAX`] unless [`Node::set_commit_wait_ms`] shortens it.
     commit_wait_ms: std::sync::atomic::AtomicU64,
     orderer: Option<OrdererHandle>,
     committer: Option<JoinHandle<Result<(), PeerError>>>,
@@ -224,12 +222,7 @@ impl Node {
         Ok(Node {
             peer,
             blocking: Arc::new(tokio::sync::Semaphore::new(BLOCKING_JOBS_MAX)),
-            commit_wait_ms: std::sync::atomic::AtomicU64::new(
-                options
-                    .commit_wait_ms
-                    .unwrap_or(COMMIT_WAIT_MS_MAX)
-                    .min(COMMIT_WAIT_MS_MAX),
-            ),
+            commit_wait_ms: std::sync::atomic::AtomicU64::new(COMMIT_WAIT_MS_MAX),
             orderer: Some(orderer),
             committer: Some(committer),
             failure,

@@ -24,7 +24,6 @@ fn options() -> NodeOptions {
             bytes_max: 1 << 20,
             timeout_ms: 2,
         }),
-        commit_wait_ms: None,
     }
 }
 

@@ -122,7 +122,6 @@ fn up_options(
     admin_password: Option<String>,
     clock: Arc<AtomicI64>,
     secure_cookies: bool,
-    commit_wait_ms: Option<u64>,
 ) -> UpOptions {
     UpOptions {
         data: data.clone(),
@@ -136,7 +135,6 @@ fn up_options(
                 timeout_ms: 2,
                 ..BatchConfig::default()
             }),
-            commit_wait_ms,
         },
         admin_password,
         service: ServiceConfig {
@@ -158,7 +156,7 @@ impl TestGateway {
     pub async fn start_with(options: TestOptions) -> TestGateway {
         let dir = tempfile::tempdir().expect("temporary directory");
         let clock = Arc::new(AtomicI64::new(medledger_node::now_ms()));
-        TestGateway::open(dir, clock, options.admin_password, false, None).await
+        TestGateway::open(dir, clock, options.admin_password, false).await
     }
 
     /// A new network (as [`TestGateway::start`]) whose writes wait only `ms` for their commit before
@@ -166,8 +164,7 @@ impl TestGateway {
     pub async fn start_with_commit_wait(ms: u64) -> TestGateway {
         let dir = tempfile::tempdir().expect("temporary directory");
         let clock = Arc::new(AtomicI64::new(medledger_node::now_ms()));
-        let gateway =
-            TestGateway::open(dir, clock, Some(ADMIN_PASSWORD.to_owned()), false, None).await;
+        let gateway = TestGateway::open(dir, clock, Some(ADMIN_PASSWORD.to_owned()), false).await;
         // The first administrator's own record committed at the start, as on any first run.
         gateway.state.node().set_commit_wait_ms(ms);
         gateway
@@ -178,13 +175,13 @@ impl TestGateway {
     pub async fn start_with_secure_cookies() -> TestGateway {
         let dir = tempfile::tempdir().expect("temporary directory");
         let clock = Arc::new(AtomicI64::new(medledger_node::now_ms()));
-        TestGateway::open(dir, clock, Some(ADMIN_PASSWORD.to_owned()), true, None).await
+        TestGateway::open(dir, clock, Some(ADMIN_PASSWORD.to_owned()), true).await
     }
 
     /// A gateway over an existing data directory (which may hold a network already).
     pub async fn start_in(dir: tempfile::TempDir, options: TestOptions) -> TestGateway {
         let clock = Arc::new(AtomicI64::new(medledger_node::now_ms()));
-        TestGateway::open(dir, clock, options.admin_password, false, None).await
+        TestGateway::open(dir, clock, options.admin_password, false).await
     }
 
     async fn open(
@@ -192,16 +189,9 @@ impl TestGateway {
         clock: Arc<AtomicI64>,
         admin_password: Option<String>,
         secure_cookies: bool,
-        commit_wait_ms: Option<u64>,
     ) -> TestGateway {
         let data = DataDir::new(dir.path());
-        let options = up_options(
-            &data,
-            admin_password,
-            Arc::clone(&clock),
-            secure_cookies,
-            commit_wait_ms,
-        );
+        let options = up_options(&data, admin_password, Arc::clone(&clock), secure_cookies);
         let started = start::start(options).await.expect("the gateway starts");
         let app = medledger_gateway::app(started.state.clone());
         let operations = medledger_gateway::operations_app(
@@ -235,7 +225,7 @@ impl TestGateway {
         drop((app, operations));
         let secure_cookies = state.inner.config.secure_cookies;
         start::stop(state).expect("the node stops");
-        TestGateway::open(dir, clock, admin_password, secure_cookies, None).await
+        TestGateway::open(dir, clock, admin_password, secure_cookies).await
     }
 
     /// Stops the node (pending transactions commit).
