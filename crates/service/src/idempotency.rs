@@ -82,29 +82,34 @@ impl Idempotency {
 
     /// Starts `person`'s write with `key`, whose request hashes to `request`.
     pub fn begin(&self, person: &str, key: &str, request: [u8; 32], now_ms: i64) -> Begin {
+        let expired = |e: &Entry| {
+            matches!(e.state, State::Answered(_)) && now_ms - e.created_ms >= IDEMPOTENCY_TTL_MS
+        };
         let mut table = self.lock();
-        table.retain(|_, e| {
-            matches!(e.state, State::InProgress) || now_ms - e.created_ms < IDEMPOTENCY_TTL_MS
-        });
         let id = (person.to_owned(), key.to_owned());
-        if let Some(entry) = table.get(&id) {
+        if let Some(entry) = table.get(&id).filter(|e| !expired(e)) {
             return match &entry.state {
                 _ if entry.request != request => Begin::Reused,
                 State::InProgress => Begin::InProgress,
                 State::Answered(answer) => Begin::Replay(answer.clone()),
             };
         }
-        if table.len() >= IDEMPOTENCY_ENTRIES_MAX {
-            let oldest = table
-                .iter()
-                .filter(|(_, e)| matches!(e.state, State::Answered(_)))
-                .min_by_key(|(_, e)| e.created_ms)
-                .map(|(id, _)| id.clone());
-            match oldest {
-                Some(oldest) => {
-                    table.remove(&oldest);
+        // Only a full table is swept (a write does not scan every key): expired answers first, then
+        // the oldest answer.
+        if !table.contains_key(&id) && table.len() >= IDEMPOTENCY_ENTRIES_MAX {
+            table.retain(|_, e| !expired(e));
+            if table.len() >= IDEMPOTENCY_ENTRIES_MAX {
+                let oldest = table
+                    .iter()
+                    .filter(|(_, e)| matches!(e.state, State::Answered(_)))
+                    .min_by_key(|(_, e)| e.created_ms)
+                    .map(|(id, _)| id.clone());
+                match oldest {
+                    Some(oldest) => {
+                        table.remove(&oldest);
+                    }
+                    None => return Begin::Full,
                 }
-                None => return Begin::Full,
             }
         }
         table.insert(
@@ -203,6 +208,16 @@ mod tests {
         table.finish("ana", "0", answer(201));
         assert_eq!(table.begin("ana", "one more", [0; 32], 0), Begin::Run);
         assert_eq!(table.count(), IDEMPOTENCY_ENTRIES_MAX);
+        // An expired answer makes room before any live one goes.
+        table.finish("ana", "2", answer(201));
+        table.finish("ana", "3", answer(201));
+        let later = IDEMPOTENCY_TTL_MS + 3;
+        assert_eq!(table.begin("ana", "newest", [0; 32], later), Begin::Run);
+        assert_eq!(
+            table.count(),
+            IDEMPOTENCY_ENTRIES_MAX - 1,
+            "both expired answers swept"
+        );
         assert_eq!(
             table.begin("ana", "1", [0; 32], 0),
             Begin::InProgress,
