@@ -45,7 +45,9 @@ enum Command {
         /// The address the HTTP API listens on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Close a block after this many milliseconds without reaching its size limits.
+        /// Under load, close a block once its first transaction has waited this many milliseconds
+        /// (blocks are otherwise cut as soon as the previous one has committed, so a lone write never
+        /// waits for this timer).
         #[arg(long)]
         block_timeout_ms: Option<u64>,
         /// Close a block at this many transactions.

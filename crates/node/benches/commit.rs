@@ -3,6 +3,7 @@
 //!
 //! `cargo bench -p medledger-node --bench commit` runs two phases on a fresh data directory under
 //! `target/`, on disk (redb, fsync on every block commit):
+//! 0. one client — `MEDLEDGER_BENCH_ALONE` (default 500) note creations one after the other;
 //! 1. saturation — `MEDLEDGER_BENCH_TXS` (default 20,000) note creations with up to
 //!    `MEDLEDGER_BENCH_IN_FLIGHT` (default 2,000) in flight: committed tx/s and latency percentiles;
 //! 2. open loop — `MEDLEDGER_BENCH_RATE` (default 1,000) transactions per second offered for
@@ -120,6 +121,22 @@ fn main() {
             "machine: {} cores; data directory {}",
             std::thread::available_parallelism().map_or(0, |n| n.get()),
             path.display()
+        );
+
+        // Phase 0: one client alone, one write after the other (what one person at the desk waits).
+        let alone = env_or("MEDLEDGER_BENCH_ALONE", 500) as i64;
+        let height = node.peer().height();
+        let started = Instant::now();
+        let mut latencies = Vec::new();
+        for n in 0..alone {
+            latencies.push(create_note(&node, &doctor, 10_000_000 + n).await);
+        }
+        report(
+            "one client",
+            latencies.len(),
+            started.elapsed(),
+            latencies,
+            node.peer().height() - height,
         );
 
         // Phase 1: saturation.

@@ -195,6 +195,7 @@ impl Node {
             .unwrap_or_else(|| channel.config.batch.clone());
         let (deliver, delivered) = mpsc::sync_channel(DELIVERY_QUEUE_BLOCKS_MAX);
         let orderer = OrdererHandle::spawn(batch, assembler, Box::new(Solo::new(deliver)), clock);
+        let block_done = orderer.block_done();
         let committer_peer = Arc::clone(&peer);
         let failure = Arc::new(std::sync::OnceLock::new());
         let committer_failure = Arc::clone(&failure);
@@ -215,6 +216,8 @@ impl Node {
                         let _ = committer_failure.set(format!("block {number}: {e}"));
                         return Err(e);
                     }
+                    // The orderer may cut the next block now, with everything that gathered meanwhile.
+                    block_done.committed();
                 }
                 Ok(())
             })

@@ -31,7 +31,8 @@ pub const BLOCK_TX_COUNT_DEFAULT: usize = 500;
 pub const BLOCK_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Default byte size after which the cutter closes a block.
 pub const BLOCK_BYTES_DEFAULT: usize = 4 * 1024 * 1024;
-/// Default time the cutter waits for more transactions before closing a non-empty block.
+/// Default time a non-empty batch may wait, while the committer is busy, before it is cut anyway (an idle
+/// committer takes it at once).
 pub const BLOCK_TIMEOUT_MS_DEFAULT: u64 = 20;
 /// Largest block the store will read back, in bytes (envelopes plus header and metadata).
 pub const BLOCK_STORED_BYTES_MAX: usize = BLOCK_BYTES_MAX + BLOCK_TX_COUNT_MAX * 8 + 64 * 1024;
