@@ -53,6 +53,10 @@ enum Command {
         /// Close a block at this many transactions.
         #[arg(long)]
         block_tx_count: Option<u32>,
+        /// The ledger store's page cache, in MiB: more keeps more of a large ledger in memory (faster
+        /// reads), less keeps the node small.
+        #[arg(long, value_name = "MIB", default_value_t = (medledger_node::STORE_CACHE_BYTES_DEFAULT >> 20) as u64, value_parser = clap::value_parser!(u64).range(1..=65_536))]
+        cache_mb: u64,
         /// Serve HTTPS with this PEM certificate chain (the server's certificate first). Needs
         /// --tls-key. Session cookies are then `Secure`.
         #[arg(long, requires = "tls_key", value_name = "PEM")]
@@ -140,6 +144,7 @@ fn main() -> ExitCode {
             listen,
             block_timeout_ms,
             block_tx_count,
+            cache_mb,
             tls_cert,
             tls_key,
             behind_tls_proxy,
@@ -155,6 +160,7 @@ fn main() -> ExitCode {
             listen,
             block_timeout_ms,
             block_tx_count,
+            cache_mb,
             admin_password: std::env::var(ADMIN_PASSWORD_VARIABLE).ok(),
             serving: ServingFlags {
                 tls: tls_cert.zip(tls_key),
@@ -199,6 +205,7 @@ struct UpFlags {
     listen: SocketAddr,
     block_timeout_ms: Option<u64>,
     block_tx_count: Option<u32>,
+    cache_mb: u64,
     admin_password: Option<String>,
     serving: ServingFlags,
 }
@@ -285,6 +292,7 @@ fn up(flags: UpFlags) -> anyhow::Result<ExitCode> {
         node: NodeOptions {
             batch: (flags.block_timeout_ms.is_some() || flags.block_tx_count.is_some())
                 .then_some(batch),
+            store_cache_bytes: usize::try_from(flags.cache_mb << 20).unwrap_or(usize::MAX),
         },
         admin_password: flags.admin_password,
         service: ServiceConfig {

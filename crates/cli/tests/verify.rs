@@ -43,6 +43,7 @@ fn build_ledger_with_checkpoint(data: &DataDir) -> (u64, SignedCheckpoint) {
                 bytes_max: 1 << 20,
                 timeout_ms: 2,
             }),
+            ..NodeOptions::default()
         };
         let node = Node::start(data, &options).expect("start");
         medledger_node::register_first_admin(&node, &admin, "admin@medledger.local")

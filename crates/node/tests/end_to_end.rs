@@ -24,6 +24,7 @@ fn options() -> NodeOptions {
             bytes_max: 1 << 20,
             timeout_ms: 2,
         }),
+        ..NodeOptions::default()
     }
 }
 

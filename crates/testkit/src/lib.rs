@@ -135,6 +135,7 @@ fn up_options(
                 timeout_ms: 2,
                 ..BatchConfig::default()
             }),
+            ..NodeOptions::default()
         },
         admin_password,
         service: ServiceConfig {
