@@ -618,7 +618,9 @@ impl Client {
             behind_schedule: Duration::ZERO,
         };
         while let Some(slot) = self.schedule.next(self.start.elapsed()) {
-            tokio::time::sleep_until((self.start + slot.due).into()).await;
+            if slot.due > self.start.elapsed() {
+                tokio::time::sleep_until((self.start + slot.due).into()).await;
+            }
             let sent = self.start.elapsed();
             let operation = self.workload.operation(self.rng.next_u64());
             let outcome = self.operate(operation).await;
