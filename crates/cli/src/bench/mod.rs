@@ -22,7 +22,7 @@ mod workload;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -31,7 +31,9 @@ use serde_json::json;
 
 use self::http::{Answer, BaseUrl, Http, NoAnswer};
 use self::schedule::{End, Load, Phases, Schedule};
-use self::stats::{CheckReport, DiskReport, LoadReport, Outcome, ProcessReport, Report, Sample};
+use self::stats::{
+    CheckReport, DiskReport, LoadReport, Measured, Outcome, ProcessReport, Report, Sample,
+};
 use self::system::{ProcessSample, disk_bytes};
 use self::workload::{Ids, Operation, Rng, Workload};
 use crate::progress::Progress;
@@ -417,11 +419,16 @@ async fn bench(
         last_finish = last_finish.max(done.last_finish);
         behind_schedule = behind_schedule.max(done.behind_schedule);
     }
-    live.done.store(1, Ordering::Relaxed);
+    live.done.store(true, Ordering::Relaxed);
     let before = watching.await.context("the progress task failed")??;
     let after = Snapshot::take(node)?;
     let measured = last_finish.saturating_sub(config.phases.warmup);
-    let (all, by_operation, committed_per_s, reads_per_s) = Report::rates(&samples, measured);
+    let Measured {
+        all,
+        by_operation,
+        committed_per_s,
+        reads_per_s,
+    } = Measured::of(&samples, measured);
     let process = match (before.process, after.process, node.pid) {
         (Some(before), Some(after), Some(pid)) => {
             let cpu_s = after.cpu_s - before.cpu_s;
@@ -512,7 +519,7 @@ fn watch(
         let mut progress = Progress::new();
         let mut before = None;
         let mut measured_base = (0, 0);
-        while live.done.load(Ordering::Relaxed) == 0 {
+        while !live.done.load(Ordering::Relaxed) {
             let now = Instant::now();
             if before.is_none() && now >= measure_start {
                 before = Some(Snapshot::take(&node)?);
@@ -553,7 +560,8 @@ struct Live {
     amendments_committed: AtomicU64,
     /// Writes whose fate the answers do not tell: 202, timeout, connection lost.
     writes_unknown: AtomicU64,
-    done: AtomicU64,
+    /// Every client has finished.
+    done: AtomicBool,
 }
 
 impl Live {

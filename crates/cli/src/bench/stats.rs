@@ -183,12 +183,18 @@ pub(crate) struct Report {
     pub(crate) check: Option<CheckReport>,
 }
 
-impl Report {
-    /// The per-second rates and tallies of `samples` measured over `measured`.
-    pub(crate) fn rates(
-        samples: &[Sample],
-        measured: Duration,
-    ) -> (Tally, BTreeMap<String, Tally>, f64, f64) {
+/// A run's samples summed up: in all, per operation, and per second of the measured window.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Measured {
+    pub(crate) all: Tally,
+    pub(crate) by_operation: BTreeMap<String, Tally>,
+    pub(crate) committed_per_s: f64,
+    pub(crate) reads_per_s: f64,
+}
+
+impl Measured {
+    /// `samples` over a window of `window`.
+    pub(crate) fn of(samples: &[Sample], window: Duration) -> Measured {
         let all = Tally::of(samples);
         let mut by_operation = BTreeMap::new();
         for operation in Operation::ALL {
@@ -199,12 +205,17 @@ impl Report {
                 );
             }
         }
-        let seconds = measured.as_secs_f64().max(1e-9);
-        let committed_per_s = all.committed as f64 / seconds;
-        let reads_per_s = all.reads as f64 / seconds;
-        (all, by_operation, committed_per_s, reads_per_s)
+        let seconds = window.as_secs_f64().max(1e-9);
+        Measured {
+            committed_per_s: all.committed as f64 / seconds,
+            reads_per_s: all.reads as f64 / seconds,
+            all,
+            by_operation,
+        }
     }
+}
 
+impl Report {
     pub(crate) fn json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     }
@@ -410,19 +421,17 @@ mod tests {
     }
 
     fn report() -> Report {
-        let samples = samples();
-        let (all, by_operation, committed_per_s, reads_per_s) =
-            Report::rates(&samples, Duration::from_secs(2));
+        let measured = Measured::of(&samples(), Duration::from_secs(2));
         Report {
             workload: "mix".into(),
             load: LoadReport::Closed { clients: 4 },
             warmup_s: 1.0,
             measured_s: 2.0,
             patients: 3,
-            committed_per_s,
-            reads_per_s,
-            all,
-            by_operation,
+            committed_per_s: measured.committed_per_s,
+            reads_per_s: measured.reads_per_s,
+            all: measured.all,
+            by_operation: measured.by_operation,
             process: None,
             disk: Some(DiskReport {
                 bytes_before: 1000,
