@@ -13,6 +13,9 @@ use medledger_service::ServiceConfig;
 use medledger_service::start::{self, UpOptions};
 use medledger_types::BatchConfig;
 
+mod bench;
+mod progress;
+mod scratch;
 mod verify;
 
 #[derive(Parser, Debug)]
@@ -126,6 +129,11 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<PathBuf>,
     },
+    /// Drive a node over its REST API (a running one, --url, or one started in this process,
+    /// --in-process) with a workload, and report committed per second, failures by code, latency
+    /// percentiles, the node's CPU and memory, and bytes on disk per record. Setup enrols a bench
+    /// doctor and registers patients, on the node's ledger like any other records.
+    Bench(bench::BenchFlags),
 }
 
 fn main() -> ExitCode {
@@ -181,6 +189,7 @@ fn main() -> ExitCode {
             .and_then(|anchors| verify::verify(&data, &anchors)),
         Command::People { data } => people(data),
         Command::Password { data, email } => password(data, &email),
+        Command::Bench(flags) => bench::run(flags),
     };
     match result {
         Ok(code) => code,

@@ -10,11 +10,10 @@
 //! Exit codes: 0 the ledger is sound (and anchored, if asked); 2 it is damaged, or is not the anchored
 //! ledger, or cannot be opened; 1 verify could not run (bad flags, no ledger, no temporary directory).
 
-use std::io::IsTerminal;
 use std::panic::{self, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use base64::Engine;
@@ -24,6 +23,9 @@ use medledger_peer::verify::{Anchors, VerifyReport, verify_ledger_into};
 use medledger_store::{PageChecksums, ReadOnlyOpen, RedbOptions, RedbStore};
 use medledger_types::{Hash, Signature, SignedCheckpoint, codec, limits};
 
+use crate::progress::Progress;
+use crate::scratch::ScratchDir;
+
 /// The exit code of a damaged or unanchored ledger.
 const DAMAGED_EXIT_CODE: u8 = 2;
 
@@ -32,10 +34,6 @@ const VERIFY_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// The largest checkpoint file read: the JSON answer is well under a kilobyte plus a certificate.
 const CHECKPOINT_FILE_BYTES_MAX: u64 = 64 * 1024;
-
-/// How often progress is redrawn on a terminal, and printed as a line otherwise.
-const PROGRESS_TERMINAL_INTERVAL_MS: u64 = 200;
-const PROGRESS_LOG_INTERVAL_MS: u64 = 10_000;
 
 /// The anchors from the flags: `--genesis HASH` and `--checkpoint FILE`.
 pub(crate) fn anchors(genesis: Option<&str>, checkpoint: Option<&Path>) -> anyhow::Result<Anchors> {
@@ -107,9 +105,9 @@ pub(crate) fn verify(data: &Path, anchors: &Anchors) -> anyhow::Result<ExitCode>
     if !path.exists() {
         anyhow::bail!("{} does not exist: nothing to verify", path.display());
     }
-    let scratch = ScratchDir::create(data.root())?;
+    let scratch = ScratchDir::create("verify", Some(data.root()))?;
     let _quiet = QuietPanics::install();
-    let verdict = audit(&path, &scratch.0, anchors);
+    let verdict = audit(&path, scratch.path(), anchors);
     drop(_quiet);
     scratch.remove();
     match verdict {
@@ -196,7 +194,7 @@ fn audit(path: &Path, scratch: &Path, anchors: &Anchors) -> Verdict {
     let mut progress = Progress::new();
     let outcome = caught(|| {
         verify_ledger_into(&source, &replay, anchors, &mut |done, total| {
-            progress.update(done, total)
+            progress.update(|elapsed| verified_line(done, total, elapsed))
         })
     });
     progress.finish();
@@ -212,6 +210,16 @@ fn audit(path: &Path, scratch: &Path, anchors: &Anchors) -> Verdict {
             Verdict::Damaged(problems)
         }
     }
+}
+
+/// The progress line: blocks verified, the rate and the time left.
+fn verified_line(done: u64, total: u64, elapsed: Duration) -> String {
+    let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
+    let remaining = total.saturating_sub(done) as f64 / rate.max(1e-9);
+    let percent = done as f64 * 100.0 / total.max(1) as f64;
+    format!(
+        "verified {done}/{total} blocks ({percent:.0}%, {rate:.0} blocks/s, about {remaining:.0} s left)"
+    )
 }
 
 fn engine_failed(path: &Path) -> String {
@@ -250,101 +258,6 @@ impl Drop for QuietPanics {
     fn drop(&mut self) {
         if let Some(previous) = self.previous.take() {
             panic::set_hook(previous);
-        }
-    }
-}
-
-/// A private temporary directory for the replay store, never inside the data directory; removed when
-/// verify ends.
-struct ScratchDir(PathBuf);
-
-impl ScratchDir {
-    fn create(data_root: &Path) -> anyhow::Result<ScratchDir> {
-        let base = std::env::temp_dir();
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = base.join(format!("medledger-verify-{}-{nanos}", std::process::id()));
-        let mut builder = std::fs::DirBuilder::new();
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        // `create`, not `create_all`: an existing directory of that name is refused, not reused.
-        builder
-            .create(&path)
-            .with_context(|| format!("cannot create the replay directory {}", path.display()))?;
-        let dir = ScratchDir(path);
-        let inside = match (dir.0.canonicalize(), data_root.canonicalize()) {
-            (Ok(scratch), Ok(data)) => scratch.starts_with(&data),
-            _ => false,
-        };
-        if inside {
-            dir.remove();
-            anyhow::bail!(
-                "the temporary directory {} is inside the data directory; set TMPDIR elsewhere",
-                base.display()
-            );
-        }
-        Ok(dir)
-    }
-
-    fn remove(self) {
-        if let Err(e) = std::fs::remove_dir_all(&self.0) {
-            eprintln!(
-                "warning: cannot remove the replay directory {}: {e}",
-                self.0.display()
-            );
-        }
-    }
-}
-
-/// Progress on standard error: a line redrawn in place on a terminal, else a line every
-/// [`PROGRESS_LOG_INTERVAL_MS`]; nothing for a run shorter than the interval.
-struct Progress {
-    terminal: bool,
-    started: Instant,
-    last: Instant,
-    drawn: bool,
-}
-
-impl Progress {
-    fn new() -> Progress {
-        let now = Instant::now();
-        Progress {
-            terminal: std::io::stderr().is_terminal(),
-            started: now,
-            last: now,
-            drawn: false,
-        }
-    }
-
-    fn update(&mut self, done: u64, total: u64) {
-        let interval = if self.terminal {
-            PROGRESS_TERMINAL_INTERVAL_MS
-        } else {
-            PROGRESS_LOG_INTERVAL_MS
-        };
-        if self.last.elapsed() < Duration::from_millis(interval) {
-            return;
-        }
-        self.last = Instant::now();
-        let seconds = self.started.elapsed().as_secs_f64();
-        let rate = done as f64 / seconds.max(1e-9);
-        let remaining = total.saturating_sub(done) as f64 / rate.max(1e-9);
-        let percent = done as f64 * 100.0 / total.max(1) as f64;
-        let line = format!(
-            "verified {done}/{total} blocks ({percent:.0}%, {rate:.0} blocks/s, about {remaining:.0} s left)"
-        );
-        if self.terminal {
-            eprint!("\r{line}\x1b[K");
-        } else {
-            eprintln!("{line}");
-        }
-        self.drawn = true;
-    }
-
-    fn finish(&self) {
-        if self.terminal && self.drawn {
-            eprintln!();
         }
     }
 }
