@@ -8,6 +8,7 @@ pub mod keys;
 pub mod merkle;
 pub mod msp;
 pub mod policy;
+pub mod verified;
 pub mod x509;
 
 use medledger_types::{Hash, TxId};

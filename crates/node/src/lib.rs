@@ -209,7 +209,8 @@ impl Node {
             tip.last_hash,
             tip.frontier,
             tip.last_timestamp_ms,
-        );
+        )
+        .remembering_signatures_in(peer.verified_signatures());
         let batch = options
             .batch
             .clone()

@@ -7,6 +7,7 @@
 
 use medledger_crypto::keys::SigningKey;
 use medledger_crypto::merkle::{self, Frontier};
+use medledger_crypto::verified::VerifiedSignatures;
 use medledger_types::{
     Block, BlockData, BlockHeader, BlockMetadata, ChannelConfig, FORMAT_VERSION, Hash,
     OrdererSignature, codec,
@@ -34,6 +35,11 @@ pub struct BlockAssembler {
     previous_hash: Hash,
     frontier: Frontier,
     last_timestamp_ms: i64,
+    /// Where the header signatures it makes are remembered, when the node's peer is told of them.
+    verified: Option<(
+        std::sync::Arc<VerifiedSignatures>,
+        medledger_crypto::keys::PublicKey,
+    )>,
 }
 
 impl BlockAssembler {
@@ -49,6 +55,7 @@ impl BlockAssembler {
             previous_hash: Hash::ZERO,
             frontier: Frontier::new(),
             last_timestamp_ms: i64::MIN,
+            verified: None,
         };
         let block = assembler.assemble(vec![codec::encode(config)], timestamp_ms);
         (block, assembler)
@@ -69,7 +76,18 @@ impl BlockAssembler {
             previous_hash,
             frontier,
             last_timestamp_ms,
+            verified: None,
         }
+    }
+
+    /// Remembers each header signature it makes in `verified`, the set the node's own peer consults, so
+    /// that the peer does not verify again what its own orderer signed.
+    pub fn remembering_signatures_in(
+        mut self,
+        verified: std::sync::Arc<VerifiedSignatures>,
+    ) -> Self {
+        self.verified = Some((verified, self.identity.key.public_key()));
+        self
     }
 
     pub fn next_number(&self) -> u64 {
@@ -95,6 +113,9 @@ impl BlockAssembler {
         };
         let hash = medledger_crypto::header_hash(&header);
         let signature = self.identity.key.sign(&hash.0);
+        if let Some((verified, key)) = &self.verified {
+            verified.made(&hash.0, &signature, key);
+        }
         self.next_number += 1;
         self.previous_hash = hash;
         self.last_timestamp_ms = timestamp_ms;

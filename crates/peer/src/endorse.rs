@@ -64,6 +64,8 @@ impl Peer {
         };
         let response_payload = codec::encode(&payload);
         let signature = self.identity.key.sign(&response_payload);
+        self.verified
+            .made(&response_payload, &signature, &self.own_key);
         Ok(Endorsed {
             tx_id,
             response,
@@ -111,9 +113,8 @@ impl Peer {
                 IdentityError::Revoked { .. } => EndorseError::RevokedCertificate,
                 other => EndorseError::UnknownCertificate(other.to_string()),
             })?;
-        creator
-            .public_key
-            .verify(&signed.proposal, &signed.signature)
+        self.verified
+            .verify(&signed.proposal, &signed.signature, &creator.public_key)
             .map_err(|_| EndorseError::BadSignature)?;
         let tx_id = medledger_crypto::tx_id(&signed.proposal);
         if is_config {

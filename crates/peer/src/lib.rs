@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use medledger_contract::runtime::Contract;
 use medledger_crypto::keys::SigningKey;
 use medledger_crypto::merkle::Frontier;
+use medledger_crypto::verified::VerifiedSignatures;
 use medledger_store::{Store, StoreError};
 use medledger_types::{Block, Clock, Hash, TxId, TxLocation, ValidationCode};
 use tokio::sync::oneshot;
@@ -181,6 +182,10 @@ pub struct Peer {
     waiters: Mutex<Waiters>,
     /// The time endorsements judge certificate validity at.
     clock: Clock,
+    /// Signatures this node has verified or made: validation does not check them again.
+    verified: Arc<VerifiedSignatures>,
+    /// The public half of this peer's endorsing key.
+    own_key: medledger_crypto::keys::PublicKey,
 }
 
 impl std::fmt::Debug for Peer {
@@ -203,6 +208,7 @@ impl Peer {
         if height == 0 {
             return Err(PeerError::NoGenesis);
         }
+        let identity_key = identity.key.public_key();
         let genesis = store.block(0)?.ok_or(PeerError::NoGenesis)?;
         let channel = match store.get(medledger_types::CONFIG_KEY)? {
             // The genesis configuration until the first update; then the latest update, judged as it
@@ -257,7 +263,15 @@ impl Peer {
             }),
             waiters: Mutex::new(Waiters::default()),
             clock,
+            verified: Arc::new(VerifiedSignatures::default()),
+            own_key: identity_key,
         })
+    }
+
+    /// The signatures this node has verified or made (give it to the node's orderer, so that its header
+    /// signatures are known too).
+    pub fn verified_signatures(&self) -> Arc<VerifiedSignatures> {
+        Arc::clone(&self.verified)
     }
 
     /// Validates and commits the genesis block into an empty store.
@@ -307,6 +321,7 @@ impl Peer {
             self.store.as_ref(),
             &tip,
             block,
+            &self.verified,
         )?)
     }
 

@@ -26,6 +26,7 @@ use medledger_contract::runtime::{StateError, StateReader};
 use medledger_crypto::keys::{self, PublicKey};
 use medledger_crypto::merkle::{self, Frontier, NodeSource};
 use medledger_crypto::msp::IdentityError;
+use medledger_crypto::verified::VerifiedSignatures;
 use medledger_store::{BlockCommit, StateWrite, Store, StoreError, TxRecord};
 use medledger_types::{
     Block, BlockHeader, CONFIG_CONTRACT, CONFIG_KEY, CONFIG_KEY_PREFIX, Envelope, Hash,
@@ -222,11 +223,12 @@ fn check_link(
     tip: &Tip,
     block: &Block,
     orderer_key: impl FnOnce(&[u8]) -> Option<PublicKey>,
+    known: &VerifiedSignatures,
 ) -> Result<Linked, BlockError> {
     check_follows_tip(tip, &block.header)?;
     check_block_limits(block)?;
     check_not_before_tip(tip, &block.header)?;
-    let header_hash = check_orderer_signature(block, orderer_key)?;
+    let header_hash = check_orderer_signature(block, orderer_key, known)?;
     let (frontier, merkle_nodes) = check_roots(tip, block)?;
     Ok(Linked {
         tip_after: Tip {
@@ -301,13 +303,17 @@ fn check_not_before_tip(tip: &Tip, header: &BlockHeader) -> Result<(), BlockErro
 fn check_orderer_signature(
     block: &Block,
     orderer_key: impl FnOnce(&[u8]) -> Option<PublicKey>,
+    known: &VerifiedSignatures,
 ) -> Result<Hash, BlockError> {
     let number = block.header.number;
     let hash = medledger_crypto::header_hash(&block.header);
     let key = orderer_key(&block.metadata.orderer_signature.orderer)
         .ok_or(BlockError::UnknownOrderer { number })?;
-    key.verify(&hash.0, &block.metadata.orderer_signature.signature)
-        .map_err(|_| BlockError::OrdererSignature { number })?;
+    let signature = &block.metadata.orderer_signature.signature;
+    if !known.contains(&hash.0, signature, &key) {
+        key.verify(&hash.0, signature)
+            .map_err(|_| BlockError::OrdererSignature { number })?;
+    }
     Ok(hash)
 }
 
@@ -347,7 +353,12 @@ pub(crate) fn validate_genesis(
     block: &Block,
 ) -> Result<ValidatedBlock, BlockError> {
     let channel = ChannelState::from_genesis(block).map_err(BlockError::Genesis)?;
-    let linked = check_link(tip, block, |der| channel.orderer_key(der).copied())?;
+    let linked = check_link(
+        tip,
+        block,
+        |der| channel.orderer_key(der).copied(),
+        &VerifiedSignatures::new(0),
+    )?;
     // The configuration entry is valid and writes nothing: the channel is read from the block itself.
     let verdicts = Verdicts {
         codes: vec![ValidationCode::Valid],
@@ -532,22 +543,31 @@ fn signature_items(p: &Prepared) -> Vec<(&[u8], &Signature, &PublicKey)> {
     items
 }
 
-/// For each prepared entry, whether all its signatures verify. Batch first; one by one only on failure.
-fn check_signatures(prepared: &[Prepared]) -> Vec<bool> {
-    fn check(chunk: &[Prepared]) -> Vec<bool> {
-        let all: Vec<_> = chunk.iter().flat_map(signature_items).collect();
+/// For each prepared entry, whether all its signatures verify: those `known` to verify are not checked
+/// again; the rest in one batch first, one by one only on failure.
+fn check_signatures(prepared: &[Prepared], known: &VerifiedSignatures) -> Vec<bool> {
+    fn unknown<'a>(
+        p: &'a Prepared,
+        known: &VerifiedSignatures,
+    ) -> Vec<(&'a [u8], &'a Signature, &'a PublicKey)> {
+        let mut items = signature_items(p);
+        items.retain(|(msg, sig, key)| !known.contains(msg, sig, key));
+        items
+    }
+    let check = |chunk: &[Prepared]| -> Vec<bool> {
+        let all: Vec<_> = chunk.iter().flat_map(|p| unknown(p, known)).collect();
         if keys::verify_batch(&all).is_ok() {
             return vec![true; chunk.len()];
         }
         chunk
             .iter()
             .map(|p| {
-                signature_items(p)
+                unknown(p, known)
                     .iter()
                     .all(|(msg, sig, key)| key.verify(msg, sig).is_ok())
             })
             .collect()
-    }
+    };
     if prepared.len() < 16 {
         return check(prepared);
     }
@@ -572,8 +592,9 @@ pub(crate) fn validate_block(
     store: &dyn Store,
     tip: &Tip,
     block: &Block,
+    known: &VerifiedSignatures,
 ) -> Result<ValidatedBlock, BlockError> {
-    let linked = check_link(tip, block, |der| channel.orderer_key(der).copied())?;
+    let linked = check_link(tip, block, |der| channel.orderer_key(der).copied(), known)?;
     let at_ms = block.header.timestamp_ms;
     let prepared: Vec<Prepared> = block
         .data
@@ -581,7 +602,7 @@ pub(crate) fn validate_block(
         .iter()
         .map(|entry| prepare(channel, entry, at_ms))
         .collect();
-    let signatures_ok = check_signatures(&prepared);
+    let signatures_ok = check_signatures(&prepared, known);
     let mut judge = BlockJudge::new(channel, store, &block.header);
     for (index, (entry, signature_ok)) in prepared.iter().zip(signatures_ok).enumerate() {
         judge.judge_entry(index as u32, entry, signature_ok)?;

@@ -326,6 +326,31 @@ fn a_flipped_creator_or_endorser_signature_is_bad_signature() {
 }
 
 #[test]
+fn what_the_peer_verified_or_signed_is_known_but_a_signature_moved_to_another_message_is_bad() {
+    let mut net = Network::new();
+    let known = net.peer.verified_signatures();
+    let before = known.len();
+    let a = net.transaction(&net.doctor, &create_patient(1));
+    let b = net.transaction(&net.doctor, &create_patient(2));
+    // For each: the creator's signature it verified and the endorsement it made.
+    assert_eq!(known.len(), before + 4);
+    // Both signatures are genuine and known, but not on these messages.
+    let mut moved_creator = a.clone();
+    moved_creator.envelope.proposal.signature = b.envelope.proposal.signature;
+    let mut moved_endorsement = b.clone();
+    moved_endorsement.envelope.endorsements[0].signature = a.envelope.endorsements[0].signature;
+
+    let codes = net.submit(vec![
+        moved_creator.entry(),
+        moved_endorsement.entry(),
+        a.entry(),
+        b.entry(),
+    ]);
+
+    assert_eq!(codes, [BadSignature, BadSignature, Valid, Valid]);
+}
+
+#[test]
 fn in_a_batch_verified_block_only_the_bad_signature_is_invalid() {
     // 20 entries: the block is split in two halves (0..10, 10..20) verified on two threads.
     const ENTRIES: usize = 20;

@@ -226,6 +226,7 @@ impl Setup {
 }
 
 /// A proposal the peer endorsed, and the envelope the client would submit.
+#[derive(Clone)]
 pub struct Tx {
     pub tx_id: TxId,
     pub proposal: SignedProposal,
