@@ -141,7 +141,7 @@ pub struct PasswordChange {
         (status = 401, description = "Wrong email or password (`invalid_credentials`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Not checked: the account or the address is delayed after failed logins (each failure past a few doubles the wait, up to 15 minutes for an account), or too many password checks are running at once; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The node is not ready", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The node is not ready (`unavailable`), or this account's registration has not committed on the ledger yet (`registration_pending`: its write answered 202; try again shortly)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn login(

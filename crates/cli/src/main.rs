@@ -439,7 +439,12 @@ fn people(data: PathBuf) -> anyhow::Result<ExitCode> {
             person.email,
             person.role,
             person.record_id,
-            if person.on_ledger { "yes" } else { "not yet" }
+            match person.on_ledger {
+                medledger_wallet::OnLedger::Yes => "yes",
+                medledger_wallet::OnLedger::FirstAdmin => "not yet (first administrator)",
+                medledger_wallet::OnLedger::Registering { .. } =>
+                    "registering (settled at the next start or login)",
+            }
         );
     }
     eprintln!("{} people", people.len());

@@ -169,7 +169,7 @@ async fn a_first_run_that_stopped_before_recording_the_administrator_is_finished
         .get(&format!("/api/v1/admins/{FIRST_ADMIN_ID}"), Some(&token))
         .await;
     assert_eq!(admin.status, StatusCode::OK, "{}", admin.text());
-    assert!(
+    assert_eq!(
         gateway
             .state
             .inner
@@ -177,7 +177,8 @@ async fn a_first_run_that_stopped_before_recording_the_administrator_is_finished
             .person(ADMIN_EMAIL)
             .expect("wallet")
             .expect("there")
-            .on_ledger
+            .on_ledger,
+        medledger_wallet::OnLedger::Yes
     );
     // A second login does not record them again.
     gateway.admin_token().await;

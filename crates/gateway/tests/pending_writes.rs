@@ -29,6 +29,8 @@ async fn a_write_slower_than_its_wait_answers_202_with_where_to_look() {
     // Writes wait no time at all for their commit: every one is still on its way when answered.
     let gateway = TestGateway::start_with_commit_wait(0).await;
     let admin = gateway.admin_token().await;
+    // Nothing commits until the answer has come: it is 202 however fast the disk.
+    let paused = gateway.state.node().pause_commits();
     let doctor = gateway
         .post(
             "/api/v1/doctors",
@@ -37,6 +39,7 @@ async fn a_write_slower_than_its_wait_answers_202_with_where_to_look() {
         )
         .await;
     assert_eq!(doctor.status, StatusCode::ACCEPTED, "{}", doctor.text());
+    drop(paused);
     let pending = doctor.json();
     let tx_id = pending["tx_id"].as_str().expect("a tx id").to_owned();
     let status_url = pending["status_url"]
@@ -89,6 +92,7 @@ async fn the_web_page_says_a_slow_write_may_still_be_saved_and_where_to_look() {
         .await;
     let form = browser.get("/doctors/new").await;
     let csrf = csrf_of(&form.text()).expect("a form");
+    let _paused = gateway.state.node().pause_commits();
     let answer = browser
         .post_form(
             "/doctors/new",

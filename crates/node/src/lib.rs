@@ -154,6 +154,8 @@ pub struct Node {
     committer: Option<JoinHandle<Result<(), PeerError>>>,
     /// Why the node stopped committing, once it has.
     failure: Arc<std::sync::OnceLock<String>>,
+    /// Holds the committer before its next block while paused ([`Node::pause_commits`]).
+    gate: Arc<CommitGate>,
     channel: String,
     contract: String,
 }
@@ -219,6 +221,8 @@ impl Node {
         let orderer = OrdererHandle::spawn(batch, assembler, Box::new(Solo::new(deliver)), clock);
         let block_done = orderer.block_done();
         let committer_peer = Arc::clone(&peer);
+        let gate = Arc::new(CommitGate::default());
+        let committer_gate = Arc::clone(&gate);
         let failure = Arc::new(std::sync::OnceLock::new());
         let committer_failure = Arc::clone(&failure);
         let committer = std::thread::Builder::new()
@@ -231,6 +235,7 @@ impl Node {
                     failure: Arc::clone(&committer_failure),
                 };
                 for block in delivered {
+                    committer_gate.wait_while_paused();
                     let number = block.header.number;
                     if let Err(e) = committer_peer.deliver(&block) {
                         // Dropping the receiver stops the orderer: nothing more can be acknowledged.
@@ -251,6 +256,7 @@ impl Node {
             orderer: Some(orderer),
             committer: Some(committer),
             failure,
+            gate,
             channel: channel.config.channel.clone(),
             contract: channel.config.contract.clone(),
         })
@@ -378,6 +384,14 @@ impl Node {
         );
     }
 
+    /// Holds every block before its commit until the returned guard is dropped: blocks are still cut
+    /// and delivered, nothing commits. For tests that need a write still on its way when it is answered,
+    /// whatever the machine's speed; a node never pauses itself.
+    pub fn pause_commits(&self) -> CommitsPaused {
+        self.gate.set_paused(true);
+        CommitsPaused(Arc::clone(&self.gate))
+    }
+
     /// Jobs that could start on the blocking pool now ([`BLOCKING_JOBS_MAX`] less those running).
     pub fn blocking_jobs_available(&self) -> usize {
         self.blocking.available_permits()
@@ -392,6 +406,26 @@ impl Node {
         args: Vec<Vec<u8>>,
     ) -> Result<Committed, InvokeError> {
         let (tx_id, signed) = identity.propose(&self.channel, contract, function, args, now_ms());
+        self.invoke_proposal(tx_id, signed).await
+    }
+
+    /// Signs a proposal of the channel's contract as `identity`, to be given to
+    /// [`Node::invoke_proposal`]: for a caller that must note the transaction id before the write.
+    pub fn propose(
+        &self,
+        identity: &Identity,
+        function: &str,
+        args: Vec<Vec<u8>>,
+    ) -> (TxId, medledger_types::SignedProposal) {
+        identity.propose(&self.channel, &self.contract, function, args, now_ms())
+    }
+
+    /// Endorses a signed proposal (whose id is `tx_id`), orders it and waits until it commits.
+    pub async fn invoke_proposal(
+        &self,
+        tx_id: TxId,
+        signed: medledger_types::SignedProposal,
+    ) -> Result<Committed, InvokeError> {
         // The endorsement (the contract's run over the store, the peer's signature) runs on the
         // blocking pool.
         let (signed, endorsed) = self
@@ -451,6 +485,8 @@ impl Node {
     }
 
     fn stop(&mut self) -> Result<(), NodeError> {
+        // A pause must not outlive the node: the committer finishes what is delivered.
+        self.gate.set_paused(false);
         if let Some(Err(e)) = self.orderer.take().map(OrdererHandle::shutdown) {
             tracing::warn!(error = %e, "orderer stopped with an error");
         }
@@ -507,6 +543,38 @@ pub async fn register_first_admin(
     }));
     node.invoke(admin, call.function(), vec![call.encode()])
         .await
+}
+
+/// Whether the committer may commit its next block ([`Node::pause_commits`]).
+#[derive(Debug, Default)]
+struct CommitGate {
+    paused: std::sync::Mutex<bool>,
+    resumed: std::sync::Condvar,
+}
+
+impl CommitGate {
+    fn set_paused(&self, paused: bool) {
+        *self.paused.lock().unwrap_or_else(|p| p.into_inner()) = paused;
+        self.resumed.notify_all();
+    }
+
+    fn wait_while_paused(&self) {
+        let paused = self.paused.lock().unwrap_or_else(|p| p.into_inner());
+        let _resumed = self
+            .resumed
+            .wait_while(paused, |paused| *paused)
+            .unwrap_or_else(|p| p.into_inner());
+    }
+}
+
+/// Commits resume when this is dropped ([`Node::pause_commits`]).
+#[derive(Debug)]
+pub struct CommitsPaused(Arc<CommitGate>);
+
+impl Drop for CommitsPaused {
+    fn drop(&mut self) {
+        self.0.set_paused(false);
+    }
 }
 
 /// Held by the committer thread: when the thread ends, for whatever reason (including a panic), the peer's

@@ -42,7 +42,7 @@ use medledger_crypto::keys::random_bytes;
 use medledger_crypto::x509::CertificateAuthority;
 use medledger_node::Identity;
 use medledger_types::Role;
-use medledger_wallet::WalletError;
+use medledger_wallet::{OnLedger, WalletError};
 
 use crate::{AppState, ServiceError};
 
@@ -427,8 +427,21 @@ pub async fn authenticate(
     .await?
     .map_err(|WrongPassword| ServiceError::InvalidCredentials)?;
     let person = unlocked.person;
-    if !person.on_ledger {
-        crate::people::record_first_admin(state, &unlocked.identity, &person.email).await?;
+    match person.on_ledger {
+        OnLedger::Yes => {}
+        OnLedger::FirstAdmin => {
+            crate::people::record_first_admin(state, &unlocked.identity, &person.email).await?;
+        }
+        OnLedger::Registering { .. } => {
+            // The registration's write answered "not committed yet" (or the node stopped): its
+            // transaction's status decides, now.
+            use crate::people::Settled;
+            match crate::people::settle_registration(state, &person.email, false).await? {
+                Settled::Completed | Settled::NotRegistering => {}
+                Settled::StillPending => return Err(ServiceError::RegistrationPending),
+                Settled::Abandoned => return Err(ServiceError::InvalidCredentials),
+            }
+        }
     }
     let ca = unlocked
         .ca_key

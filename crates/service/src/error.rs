@@ -100,6 +100,10 @@ pub enum ServiceError {
     RateLimited { retry_after_ms: i64 },
     #[error("the node is not ready")]
     Unavailable,
+    /// A login of someone whose registration's ledger write has not committed yet (it answered 202):
+    /// the account exists once it commits. 503, to retry shortly.
+    #[error("this account's registration is still being written to the ledger; try again shortly")]
+    RegistrationPending,
     /// The write was ordered but its commit took longer than the wait: it may still commit (or be
     /// judged invalid). Not a failure to retry blindly: the transaction's status tells which
     /// (`GET /api/v1/ledger/transactions/{tx_id}/status`). 202.
@@ -159,6 +163,9 @@ impl ServiceError {
             ServiceError::Validation(_) => (422, "validation_failed", "Validation failed"),
             ServiceError::RateLimited { .. } => (429, "rate_limited", "Too many requests"),
             ServiceError::Unavailable => (503, "unavailable", "Service unavailable"),
+            ServiceError::RegistrationPending => {
+                (503, "registration_pending", "Registration not finished")
+            }
             ServiceError::Pending { .. } => (202, "pending", "Accepted, not committed yet"),
             ServiceError::Internal(_) => (500, "internal", "Internal error"),
         }
@@ -313,6 +320,8 @@ pub enum StartError {
     Node(#[from] NodeError),
     #[error("wallet: {0}")]
     Wallet(#[from] medledger_wallet::WalletError),
+    #[error("the registrations under way could not be settled: {0}")]
+    Registrations(String),
     #[error("the first administrator could not be recorded on the ledger: {0}")]
     FirstAdmin(String),
     #[error("{0}")]

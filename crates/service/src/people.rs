@@ -15,13 +15,13 @@ use medledger_contract::ContractError;
 use medledger_contract::ehr::{Admin, Doctor, EhrCall, NewRecord, RecordHeader};
 use medledger_node::{Identity, InvokeError};
 use medledger_types::Role;
-use medledger_wallet::{Wallet, WalletError, normalize_email};
+use medledger_wallet::{OnLedger, Wallet, WalletError, normalize_email};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::auth::{Argon2Permit, Session, check_new_password, rfc3339};
 use crate::records::{RecordVersion, Served, parse_record};
-use crate::state::Written;
+use crate::state::{Attempt, Written};
 use crate::{AppState, ServiceError};
 
 /// Who wrote a version of a record, when, why, and in which transaction: the `header` of every
@@ -141,13 +141,8 @@ pub async fn register_person<M: Person>(
     session: &Session,
     body: Value,
 ) -> Result<RecordVersion<M>, ServiceError> {
-    session.require(&[Role::Admin])?;
-    let (profile, password) = parse_registration::<M>(body)?;
-    let email = profile.email().to_owned();
-    let (written, record) = register(state, session, M::ROLE, &email, password, |certificate| {
-        profile.with_certificate(certificate).into_new()
-    })
-    .await?;
+    let prepared = prepare_registration::<M>(state, session, body).await?;
+    let (written, record) = register(state, session, prepared).await?;
     let model = M::from_new(record).ok_or_else(|| {
         ServiceError::Internal(format!("registered a {} that is not one", M::KIND))
     })?;
@@ -172,18 +167,75 @@ pub async fn register_doctor(
     register_person(state, session, body).await
 }
 
-/// Registers a person: issues their certificate, records `record(certificate)` on the ledger signed by
-/// the logged-in administrator, and stores their wallet entry. Outcomes: the committed write and the
-/// record; 403 (not an administrator); 409 (the email has a wallet entry, or the contract says the id or
-/// email exists); 422 (password or profile invalid); others as [`From<InvokeError>`](ServiceError).
+/// Registers a person: issues their certificate, stores their wallet entry as a registration under way,
+/// records `record(certificate)` on the ledger signed by the logged-in administrator (noting each
+/// transaction's id in the entry before submitting it), and completes the entry after the commit. A
+/// stop at any point leaves the entry for [`settle_registrations`]; a write that certainly failed
+/// removes it at once. Outcomes: the committed write and the record; 403 (not an administrator); 409
+/// (the email has a wallet entry, or the contract says the id or email exists); 422 (password or profile
+/// invalid); 202 (not committed within the wait: the entry completes when it commits, see
+/// [`settle_registration`]); others as [`From<InvokeError>`](ServiceError).
 async fn register(
+    state: &AppState,
+    session: &Session,
+    prepared: PreparedRegistration,
+) -> Result<(Written, NewRecord), ServiceError> {
+    let PreparedRegistration {
+        email_key,
+        role,
+        sealed,
+        record: new_record,
+    } = prepared;
+    let record_id = new_record.id();
+    let written = write_registration(state, session, &email_key, sealed, &new_record).await?;
+    tracing::info!(email = %email_key, %role, record_id, registered_by = %session.email, "registered");
+    Ok((written, new_record))
+}
+
+/// A registration ready to write: the person's certificate issued, their wallet entry sealed (Argon2
+/// done), their profile record built. Nothing is stored yet.
+pub struct PreparedRegistration {
+    /// The email as the wallet keys it.
+    pub email_key: String,
+    pub role: Role,
+    sealed: medledger_wallet::Sealed,
+    /// The profile as it will be created on the ledger.
+    pub record: NewRecord,
+}
+
+impl std::fmt::Debug for PreparedRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedRegistration")
+            .field("email_key", &self.email_key)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks a registration's JSON and prepares it ([`PreparedRegistration`]). Outcomes: 403 (not an
+/// administrator, or a login without the CA's key); 409 (the email has a wallet entry); 422.
+pub async fn prepare_registration<M: Person>(
+    state: &AppState,
+    session: &Session,
+    body: Value,
+) -> Result<PreparedRegistration, ServiceError> {
+    session.require(&[Role::Admin])?;
+    let (profile, password) = parse_registration::<M>(body)?;
+    let email = profile.email().to_owned();
+    prepare(state, session, M::ROLE, &email, password, |certificate| {
+        profile.with_certificate(certificate).into_new()
+    })
+    .await
+}
+
+async fn prepare(
     state: &AppState,
     session: &Session,
     role: Role,
     email: &str,
     password: String,
     record: impl FnOnce(Vec<u8>) -> NewRecord,
-) -> Result<(Written, NewRecord), ServiceError> {
+) -> Result<PreparedRegistration, ServiceError> {
     session.require(&[Role::Admin])?;
     let ca = session.ca.clone().ok_or_else(|| {
         ServiceError::Forbidden(
@@ -210,19 +262,160 @@ async fn register(
         state, &email_key, role, record_id, password, identity, ca_key,
     )
     .await?;
-    let written = state
-        .invoke(session, &EhrCall::Create(new_record.clone()))
-        .await?;
-    match state.inner.wallet.insert_new(sealed) {
-        Ok(()) => {}
-        Err(WalletError::AlreadyExists(email)) => {
-            tracing::warn!(%email, "registered on the ledger, but the email got a wallet entry meanwhile");
-            return Err(already_registered(&email));
-        }
-        Err(e) => return Err(ServiceError::Internal(e.to_string())),
+    Ok(PreparedRegistration {
+        email_key,
+        role,
+        sealed,
+        record: new_record,
+    })
+}
+
+/// The steps of a registration after [`prepare_registration`], each durable before the next:
+/// [`begin_registration`], [`submit_registration`], [`complete_registration`]. (Each is public, so that
+/// tests can stop between them as a crash would.)
+async fn write_registration(
+    state: &AppState,
+    session: &Session,
+    email_key: &str,
+    sealed: medledger_wallet::Sealed,
+    new_record: &NewRecord,
+) -> Result<Written, ServiceError> {
+    begin_sealed(state, sealed)?;
+    let written = submit_registration(state, session, email_key, new_record).await?;
+    complete_registration(state, email_key)?;
+    Ok(written)
+}
+
+/// Step 1: the wallet entry, as a registration under way, before anything reaches the ledger. 409 if
+/// the email has an entry.
+pub fn begin_registration(
+    state: &AppState,
+    prepared: &PreparedRegistration,
+) -> Result<(), ServiceError> {
+    begin_sealed(state, prepared.sealed.clone())
+}
+
+fn begin_sealed(state: &AppState, sealed: medledger_wallet::Sealed) -> Result<(), ServiceError> {
+    match state.inner.wallet.begin_registration(sealed) {
+        Ok(()) => Ok(()),
+        Err(WalletError::AlreadyExists(email)) => Err(already_registered(&email)),
+        Err(e) => Err(ServiceError::Internal(e.to_string())),
     }
-    tracing::info!(email = %email_key, %role, record_id, registered_by = %session.email, "registered");
-    Ok((written, new_record))
+}
+
+/// Step 2: the ledger write, each attempt's transaction id noted in the entry before it is submitted.
+/// A write that certainly failed removes the entry (the email is free again); one that may still
+/// commit leaves it to be settled by its transaction's status.
+pub async fn submit_registration(
+    state: &AppState,
+    session: &Session,
+    email_key: &str,
+    new_record: &NewRecord,
+) -> Result<Written, ServiceError> {
+    let wallet = &state.inner.wallet;
+    let noted = state
+        .invoke_noting(session, &EhrCall::Create(new_record.clone()), |tx_id| {
+            wallet
+                .note_registration_tx(email_key, tx_id)
+                .map_err(|e| ServiceError::Internal(e.to_string()))
+        })
+        .await;
+    match noted {
+        Ok(written) => Ok(written),
+        Err(Attempt::Node(e)) if crate::state::may_still_commit(&e) => Err(e.into()),
+        Err(failed) => {
+            if let Err(e) = wallet.abandon_registration(email_key) {
+                tracing::warn!(email = %email_key, error = %e, "cannot remove a failed registration's wallet entry; the next start will");
+            }
+            Err(failed.into())
+        }
+    }
+}
+
+/// Step 3: the entry is complete; its owner can log in.
+pub fn complete_registration(state: &AppState, email_key: &str) -> Result<(), ServiceError> {
+    state
+        .inner
+        .wallet
+        .mark_on_ledger(email_key)
+        .map_err(|e| ServiceError::Internal(e.to_string()))
+}
+
+/// What settling a registration under way found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Its transaction committed valid: the entry is complete.
+    Completed,
+    /// Its transaction was refused by validation, or (`final_view`) never reached the ledger: the
+    /// entry is removed and the email is free.
+    Abandoned,
+    /// Its transaction has not committed yet and may still: nothing changed.
+    StillPending,
+    /// Not a registration under way (complete, or a first administrator).
+    NotRegistering,
+}
+
+/// Settles the registration under way of `email_key` by its last transaction's status. `final_view`:
+/// nothing this node submitted before can still commit (a node just started: its queue did not survive
+/// the stop), so a transaction absent from the ledger never will.
+pub async fn settle_registration(
+    state: &AppState,
+    email_key: &str,
+    final_view: bool,
+) -> Result<Settled, ServiceError> {
+    let wallet = &state.inner.wallet;
+    let internal = |e: WalletError| ServiceError::Internal(e.to_string());
+    let Some(person) = wallet.person(email_key).map_err(internal)? else {
+        return Ok(Settled::NotRegistering);
+    };
+    let OnLedger::Registering { tx } = person.on_ledger else {
+        return Ok(Settled::NotRegistering);
+    };
+    let location = match tx {
+        None => None,
+        Some(tx_id) => state
+            .with_peer(move |peer| peer.store().tx_location(&tx_id))
+            .await?
+            .map_err(|e| ServiceError::Internal(format!("transaction index: {e}")))?,
+    };
+    let settled = match location {
+        Some(location) if location.code.is_valid() => {
+            wallet.mark_on_ledger(email_key).map_err(internal)?;
+            Settled::Completed
+        }
+        Some(_) => {
+            wallet.abandon_registration(email_key).map_err(internal)?;
+            Settled::Abandoned
+        }
+        None if final_view => {
+            wallet.abandon_registration(email_key).map_err(internal)?;
+            Settled::Abandoned
+        }
+        None => Settled::StillPending,
+    };
+    tracing::info!(email = %email_key, ?settled, "settled a registration under way");
+    Ok(settled)
+}
+
+/// Settles every registration under way, at start (after the node has opened its ledger, before the
+/// gateway serves): each completes or is removed. Returns how many of each.
+pub async fn settle_registrations(state: &AppState) -> Result<(usize, usize), ServiceError> {
+    let people = state
+        .inner
+        .wallet
+        .people()
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let (mut completed, mut abandoned) = (0, 0);
+    for person in people {
+        if matches!(person.on_ledger, OnLedger::Registering { .. }) {
+            match settle_registration(state, &person.email, true).await? {
+                Settled::Completed => completed += 1,
+                Settled::Abandoned => abandoned += 1,
+                Settled::StillPending | Settled::NotRegistering => {}
+            }
+        }
+    }
+    Ok((completed, abandoned))
 }
 
 fn already_registered(email: &str) -> ServiceError {

@@ -123,6 +123,16 @@ pub async fn start(options: UpOptions) -> Result<Started, StartError> {
             }
         }
     }
+    let (completed, abandoned) = crate::people::settle_registrations(&state)
+        .await
+        .map_err(|e| StartError::Registrations(e.to_string()))?;
+    if completed + abandoned > 0 {
+        tracing::info!(
+            completed,
+            abandoned,
+            "registrations a stop interrupted: completed those on the ledger, removed the others"
+        );
+    }
     Ok(Started { state, first_admin })
 }
 

@@ -175,21 +175,37 @@ impl AppState {
     /// (another write changed what this one read) is re-endorsed up to [`MVCC_RETRIES_MAX`] times; after
     /// that, and for every other failure, the error maps as [`From<InvokeError>`](ServiceError).
     pub async fn invoke(&self, session: &Session, call: &EhrCall) -> Result<Written, ServiceError> {
+        self.invoke_noting(session, call, |_| Ok(()))
+            .await
+            .map_err(ServiceError::from)
+    }
+
+    /// [`AppState::invoke`], calling `note` with each attempt's transaction id before that transaction
+    /// is submitted (a registration notes it in the wallet entry first); an error from `note` stops
+    /// before the submit. The error is the node's own, for a caller that must tell "may still commit"
+    /// ([`may_still_commit`]) from "will not".
+    pub(crate) async fn invoke_noting(
+        &self,
+        session: &Session,
+        call: &EhrCall,
+        mut note: impl FnMut(TxId) -> Result<(), ServiceError>,
+    ) -> Result<Written, Attempt> {
         let args = vec![call.encode()];
         let mut retries = 0;
         loop {
             let started = Instant::now();
-            let result = self
-                .inner
-                .node
-                .invoke(&session.identity, call.function(), args.clone())
-                .await;
+            let node = &self.inner.node;
+            let (tx_id, signed) = node.propose(&session.identity, call.function(), args.clone());
+            note(tx_id).map_err(Attempt::Noting)?;
+            let result = node.invoke_proposal(tx_id, signed).await;
             match result {
                 Ok(committed) => {
                     self.inner.metrics.record_commit(started.elapsed());
                     let header: RecordHeader =
                         decode_response(&committed.payload).map_err(|e| {
-                            ServiceError::Internal(format!("the contract's answer to a write: {e}"))
+                            Attempt::Noting(ServiceError::Internal(format!(
+                                "the contract's answer to a write: {e}"
+                            )))
                         })?;
                     return Ok(Written {
                         header,
@@ -206,7 +222,7 @@ impl AppState {
                     self.inner.metrics.record_mvcc_retry();
                     tracing::debug!(tx_id = %status.tx_id, retries, "MVCC conflict; endorsing again");
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(Attempt::Node(e)),
             }
         }
     }
@@ -229,5 +245,38 @@ impl AppState {
         }
         decode_response(&response.payload)
             .map_err(|e| ServiceError::Internal(format!("the contract's answer to a query: {e}")))
+    }
+}
+
+/// Why [`AppState::invoke_noting`] did not write.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    /// The node's answer to the last attempt.
+    Node(InvokeError),
+    /// The caller's `note` refused, or the committed answer could not be read.
+    Noting(ServiceError),
+}
+
+impl From<Attempt> for ServiceError {
+    fn from(attempt: Attempt) -> ServiceError {
+        match attempt {
+            Attempt::Node(e) => e.into(),
+            Attempt::Noting(e) => e,
+        }
+    }
+}
+
+/// Whether a transaction that failed so may still commit (it was, or may have been, ordered): its
+/// outcome is then read from the ledger later, never assumed.
+pub(crate) fn may_still_commit(e: &InvokeError) -> bool {
+    use medledger_orderer::SubmitError;
+    match e {
+        InvokeError::Timeout { .. } | InvokeError::Node(_) => true,
+        // `Stopped` also ends a wait for a transaction already queued.
+        InvokeError::Submit(SubmitError::Stopped) => true,
+        InvokeError::Submit(SubmitError::QueueFull | SubmitError::TooLarge { .. })
+        | InvokeError::Endorse(_)
+        | InvokeError::Refused(_)
+        | InvokeError::Invalid(_) => false,
     }
 }

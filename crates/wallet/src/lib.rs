@@ -9,11 +9,18 @@
 //! durable on commit (fsync), so a password change that replaces the hash and re-encrypts the key is
 //! all-or-nothing; and one file holds everyone, so no file names are derived from emails.
 //!
-//! **Entry format** (value of table `people`, key = lower-cased email), borsh, [`ENTRY_FORMAT_VERSION`] 2:
+//! **Entry format** (value of table `people`, key = lower-cased email), borsh, [`ENTRY_FORMAT_VERSION`] 3:
 //! `format_version u8, email string, role u8, record_id i64, password_hash string (PHC, $argon2id$...),
 //! kdf {memory_kib u32, iterations u32, parallelism u32}, kdf_salt [u8; 16], nonce [u8; 12],
-//! sealed_seed bytes (32 + 16-byte tag), certificate bytes (DER), on_ledger bool, updated_ms i64,
-//! sealed_ca option<{nonce [u8; 12], ciphertext bytes (32 + 16)}>, must_change_password bool`.
+//! sealed_seed bytes (32 + 16-byte tag), certificate bytes (DER), on_ledger OnLedger, updated_ms i64,
+//! sealed_ca option<{nonce [u8; 12], ciphertext bytes (32 + 16)}>, must_change_password bool`, where
+//! `OnLedger` is `Yes` (0), `FirstAdmin` (1) or `Registering { tx: option<[u8; 32]> }` (2).
+//!
+//! **Registration survives a crash** ([`OnLedger`]): the entry is written first, `Registering`; the id of
+//! each ledger transaction proposed for it is noted in it before that transaction is submitted; it
+//! becomes `Yes` after the commit. Whoever finds it `Registering` (the service at start, a login) settles
+//! it by that transaction's status: committed valid, the registration completes; invalid, or never
+//! ordered once the node has restarted, the entry is removed and the email is free again.
 //!
 //! **The organization CA's key** lives only here, sealed in each administrator's entry under the same
 //! password-derived key (AAD `"medledger-wallet-ca-v1" 0x00 email`): it is unlocked at an
@@ -48,7 +55,7 @@ use zeroize::Zeroizing;
 /// The wallet's file name inside the data directory.
 pub const WALLET_FILE: &str = "wallet.redb";
 /// The entry layout version written by this code.
-pub const ENTRY_FORMAT_VERSION: u8 = 2;
+pub const ENTRY_FORMAT_VERSION: u8 = 3;
 /// Largest stored entry accepted when reading (a certificate is at most `CERTIFICATE_BYTES_MAX`).
 pub const ENTRY_BYTES_MAX: usize = 16 * 1024;
 /// Longest email stored, in bytes (as the contract's short texts).
@@ -111,6 +118,8 @@ pub enum WalletError {
     WrongCredentials,
     #[error("{0} already has a wallet entry")]
     AlreadyExists(String),
+    #[error("{0} has no registration under way")]
+    NotRegistering(String),
 }
 
 /// A stored entry (see the module doc for the layout).
@@ -126,7 +135,7 @@ struct Entry {
     nonce: [u8; 12],
     sealed_seed: Vec<u8>,
     certificate: Vec<u8>,
-    on_ledger: bool,
+    on_ledger: OnLedger,
     updated_ms: i64,
     /// The organization CA's key, sealed under the same password (administrators only): the only copy
     /// of it anywhere, so that certificates are issued only while an administrator is logged in.
@@ -134,6 +143,19 @@ struct Entry {
     /// The password was chosen by someone else (the registering administrator, or generated at the
     /// first run): it must be replaced before anything else.
     must_change_password: bool,
+}
+
+/// Whether a person's profile is on the ledger (module doc, "Registration survives a crash").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum OnLedger {
+    /// The profile is committed on the ledger.
+    Yes,
+    /// The first administrator, whose profile they record themselves (at the first run, or at their
+    /// first login if the first run stopped before it).
+    FirstAdmin,
+    /// A registration under way: the entry was written before its ledger transaction. `tx` is the last
+    /// transaction proposed for it (none yet, if it stopped before the first).
+    Registering { tx: Option<medledger_types::TxId> },
 }
 
 /// A secret sealed with AES-256-GCM under an entry's password-derived key.
@@ -150,9 +172,8 @@ pub struct Person {
     pub role: Role,
     pub record_id: i64,
     pub certificate: Vec<u8>,
-    /// Whether the person's profile is known to be on the ledger (false only for a first administrator
-    /// whose profile has not been recorded yet).
-    pub on_ledger: bool,
+    /// Whether the person's profile is known to be on the ledger.
+    pub on_ledger: OnLedger,
     /// Whether the password was chosen by someone else and must be replaced before anything else.
     pub must_change_password: bool,
     /// Whether the entry holds the organization CA's key (administrators).
@@ -170,6 +191,7 @@ pub struct Unlocked {
 
 /// A person's credentials sealed under their password, ready to store (the expensive part, done before
 /// the ledger write so that storing after it is a cheap file write).
+#[derive(Clone)]
 pub struct Sealed(Entry);
 
 impl Sealed {
@@ -297,23 +319,103 @@ impl Wallet {
             nonce,
             sealed_seed,
             certificate: identity.certificate.clone(),
-            on_ledger: true,
+            on_ledger: OnLedger::Yes,
             updated_ms: now_ms,
             sealed_ca,
             must_change_password: false,
         }))
     }
 
-    /// Stores a sealed entry; refuses (`AlreadyExists`) if the email has one.
+    /// Stores a sealed entry of someone whose profile is already on the ledger; refuses
+    /// (`AlreadyExists`) if the email has one.
     pub fn insert_new(&self, sealed: Sealed) -> Result<(), WalletError> {
         self.write(sealed.0, false)
+    }
+
+    /// Begins a registration: stores the entry as [`OnLedger::Registering`], before any ledger write;
+    /// refuses (`AlreadyExists`) if the email has an entry.
+    pub fn begin_registration(&self, mut sealed: Sealed) -> Result<(), WalletError> {
+        sealed.0.on_ledger = OnLedger::Registering { tx: None };
+        self.write(sealed.0, false)
+    }
+
+    /// Notes, durably, the transaction about to be submitted for a registration under way. Refuses
+    /// (`NotRegistering`) an email with no registration under way.
+    pub fn note_registration_tx(
+        &self,
+        email: &str,
+        tx: medledger_types::TxId,
+    ) -> Result<(), WalletError> {
+        self.update(email, |entry| match entry.on_ledger {
+            OnLedger::Registering { .. } => {
+                entry.on_ledger = OnLedger::Registering { tx: Some(tx) };
+                Ok(true)
+            }
+            _ => Err(WalletError::NotRegistering(entry.email.clone())),
+        })
+        .map(|_| ())
+    }
+
+    /// Ends a registration that did not reach the ledger: removes the entry if it is still
+    /// [`OnLedger::Registering`] (never one that completed). Whether it removed one.
+    pub fn abandon_registration(&self, email: &str) -> Result<bool, WalletError> {
+        let email = normalize_email(email);
+        let txn = self.db.begin_write().map_err(|e| self.storage(e))?;
+        let removed = {
+            let mut table = txn.open_table(PEOPLE).map_err(|e| self.storage(e))?;
+            let registering = match table.get(email.as_str()).map_err(|e| self.storage(e))? {
+                Some(bytes) => matches!(
+                    decode_entry(&email, bytes.value())?.on_ledger,
+                    OnLedger::Registering { .. }
+                ),
+                None => false,
+            };
+            if registering {
+                table.remove(email.as_str()).map_err(|e| self.storage(e))?;
+            }
+            registering
+        };
+        txn.commit().map_err(|e| self.storage(e))?;
+        Ok(removed)
     }
 
     /// Stores a sealed entry whose profile is not on the ledger yet (the first administrator), replacing
     /// any entry of that email: one left by a first run that crashed before its genesis block.
     pub fn insert_first_admin(&self, mut sealed: Sealed) -> Result<(), WalletError> {
-        sealed.0.on_ledger = false;
+        sealed.0.on_ledger = OnLedger::FirstAdmin;
         self.write(sealed.0, true)
+    }
+
+    /// Changes the entry of `email` with `change` in one write transaction (when `change` says it
+    /// changed something). `Ok(false)` if there is no such entry.
+    fn update(
+        &self,
+        email: &str,
+        change: impl FnOnce(&mut Entry) -> Result<bool, WalletError>,
+    ) -> Result<bool, WalletError> {
+        let email = normalize_email(email);
+        let txn = self.db.begin_write().map_err(|e| self.storage(e))?;
+        let changed = {
+            let mut table = txn.open_table(PEOPLE).map_err(|e| self.storage(e))?;
+            let entry = match table.get(email.as_str()).map_err(|e| self.storage(e))? {
+                Some(bytes) => Some(decode_entry(&email, bytes.value())?),
+                None => None,
+            };
+            match entry {
+                None => false,
+                Some(mut entry) => {
+                    if !change(&mut entry)? {
+                        return Ok(true);
+                    }
+                    table
+                        .insert(email.as_str(), codec::encode(&entry).as_slice())
+                        .map_err(|e| self.storage(e))?;
+                    true
+                }
+            }
+        };
+        txn.commit().map_err(|e| self.storage(e))?;
+        Ok(changed)
     }
 
     fn write(&self, entry: Entry, replace: bool) -> Result<(), WalletError> {
@@ -435,13 +537,15 @@ impl Wallet {
         txn.commit().map_err(|e| self.storage(e))
     }
 
-    /// Records that the person's profile is on the ledger.
+    /// Records that the person's profile is on the ledger (ends a registration, or the first
+    /// administrator's wait).
     pub fn mark_on_ledger(&self, email: &str) -> Result<(), WalletError> {
-        let Some(mut entry) = self.entry(email)? else {
-            return Ok(());
-        };
-        entry.on_ledger = true;
-        self.write(entry, true)
+        self.update(email, |entry| {
+            let changed = entry.on_ledger != OnLedger::Yes;
+            entry.on_ledger = OnLedger::Yes;
+            Ok(changed)
+        })
+        .map(|_| ())
     }
 }
 
@@ -658,6 +762,72 @@ mod tests {
             .unlock("ana@hospital.cu", "a new passphrase")
             .expect("unlock with the new password");
         assert_eq!(again.identity.key.seed(), ana.key.seed());
+    }
+
+    #[test]
+    fn a_registration_under_way_is_noted_completed_or_abandoned_and_a_completed_one_stays() {
+        let dir = tempfile::tempdir().expect("dir");
+        let wallet = Wallet::open(&dir.path().join(WALLET_FILE), CHEAP).expect("open");
+        let seal = |email: &str| {
+            Wallet::seal(
+                email,
+                Role::Doctor,
+                10,
+                "correct horse battery",
+                &identity(email),
+                None,
+                CHEAP,
+                1,
+            )
+            .expect("seal")
+        };
+        let state = |email: &str| wallet.person(email).expect("read").map(|p| p.on_ledger);
+        let tx = medledger_types::TxId(medledger_types::Hash([5; 32]));
+
+        wallet
+            .begin_registration(seal("ana@hospital.cu"))
+            .expect("begin");
+        assert_eq!(
+            state("ana@hospital.cu"),
+            Some(OnLedger::Registering { tx: None })
+        );
+        assert!(matches!(
+            wallet.begin_registration(seal("ana@hospital.cu")),
+            Err(WalletError::AlreadyExists(_))
+        ));
+        wallet
+            .note_registration_tx("ana@hospital.cu", tx)
+            .expect("note");
+        assert_eq!(
+            state("ana@hospital.cu"),
+            Some(OnLedger::Registering { tx: Some(tx) })
+        );
+        wallet.mark_on_ledger("ana@hospital.cu").expect("complete");
+        assert_eq!(state("ana@hospital.cu"), Some(OnLedger::Yes));
+        // A completed entry is never removed as an abandoned registration, nor noted again.
+        assert!(
+            !wallet
+                .abandon_registration("ana@hospital.cu")
+                .expect("abandon")
+        );
+        assert_eq!(state("ana@hospital.cu"), Some(OnLedger::Yes));
+        assert!(matches!(
+            wallet.note_registration_tx("ana@hospital.cu", tx),
+            Err(WalletError::NotRegistering(_))
+        ));
+
+        wallet
+            .begin_registration(seal("luis@hospital.cu"))
+            .expect("begin");
+        assert!(
+            wallet
+                .abandon_registration("LUIS@hospital.cu")
+                .expect("abandon")
+        );
+        assert_eq!(state("luis@hospital.cu"), None);
+        wallet
+            .begin_registration(seal("luis@hospital.cu"))
+            .expect("the email is free again");
     }
 
     #[test]
