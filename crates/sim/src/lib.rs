@@ -16,8 +16,14 @@
 //!
 //! At the end `verify` must accept both ledgers.
 //!
+//! [`faults`] strikes every disk write and sync of a block commit with a power loss (torn writes), a full
+//! disk and an I/O error, on the simulated [`disk::Disk`] under redb.
+//!
 //! Not yet simulated: the network between nodes and consensus (the multi-node issue brings both, and
-//! turmoil for their faults), disk faults inside redb, clock skew between nodes.
+//! turmoil for their faults), clock skew between nodes.
+
+pub mod disk;
+pub mod faults;
 
 use std::sync::Arc;
 
@@ -71,7 +77,7 @@ impl Rng {
 }
 
 /// The simulation's clock: every certificate is valid throughout.
-const START_MS: i64 = 1_750_000_000_000;
+pub(crate) const START_MS: i64 = 1_750_000_000_000;
 const CHANNEL: &str = "ehr";
 const ORG: &str = "Org1";
 
@@ -137,7 +143,11 @@ pub struct Simulation {
     report: Report,
 }
 
-fn open_peer(store: Arc<dyn Store>, identity: &(SigningKey, Vec<u8>), now_ms: i64) -> Peer {
+pub(crate) fn open_peer(
+    store: Arc<dyn Store>,
+    identity: &(SigningKey, Vec<u8>),
+    now_ms: i64,
+) -> Peer {
     Peer::open(
         store,
         Arc::new(EhrContract),
@@ -482,6 +492,21 @@ impl Simulation {
             _ => self.restart_b()?,
         }
         self.check()
+    }
+
+    /// Peer A's chain so far, every block from the genesis, and the peer's identity: what
+    /// [`faults`] replays onto a faulty disk.
+    pub fn chain(&self) -> Result<(Vec<Block>, (SigningKey, Vec<u8>)), Violation> {
+        let height = self.peer_a.height();
+        let blocks = (0..height)
+            .map(|n| {
+                self.store_a
+                    .block(n)
+                    .map_err(|e| self.violation("same_chain", e.to_string()))?
+                    .ok_or_else(|| self.violation("same_chain", format!("block {n} missing")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((blocks, self.peer_identity.clone()))
     }
 
     /// Runs `steps` steps, flushes what is pending, and verifies both ledgers offline.

@@ -34,3 +34,17 @@ fn a_seed_replays_identically() {
     let second = Simulation::new(7).run(40).unwrap_or_else(|v| panic!("{v}"));
     assert_eq!(first, second);
 }
+
+#[test]
+fn a_block_commit_survives_a_fault_at_every_disk_write_and_sync() {
+    for seed in [7, 19, 31] {
+        let campaign =
+            medledger_sim::faults::FaultCampaign::new(seed, 3).unwrap_or_else(|v| panic!("{v:?}"));
+        assert!(campaign.block_count() >= 3, "the simulation made blocks");
+        let report = campaign.run().unwrap_or_else(|v| panic!("{v:?}"));
+        assert!(report.operations >= 4, "{report:?}");
+        assert_eq!(report.power_losses, report.operations, "{report:?}");
+        assert_eq!(report.disk_full, report.operations);
+        assert_eq!(report.io_errors, report.operations);
+    }
+}

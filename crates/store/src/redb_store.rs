@@ -181,19 +181,31 @@ impl RedbStore {
     /// has another layout version, or its tables disagree about the height.
     pub fn open_with(path: &Path, options: &RedbOptions) -> Result<RedbStore, StoreError> {
         unpanic("open", || {
-            let mut builder = Database::builder();
-            builder.set_check_integrity_on_open(options.check_integrity_on_open);
-            if let Some(bytes) = options.cache_bytes {
-                builder.set_cache_size(bytes);
-            }
-            let db = builder.create(path)?;
-            let store = RedbStore {
-                db: Db::Writable(db),
-                scratch: options.scratch,
-            };
-            store.create_tables()?;
-            store.check_consistent()?;
-            Ok(store)
+            let db = builder(options).create(path)?;
+            RedbStore::writable(db, options)
+        })
+    }
+
+    /// A writable store over an opened database: the tables created if missing, their heights checked.
+    fn writable(db: Database, options: &RedbOptions) -> Result<RedbStore, StoreError> {
+        let store = RedbStore {
+            db: Db::Writable(db),
+            scratch: options.scratch,
+        };
+        store.create_tables()?;
+        store.check_consistent()?;
+        Ok(store)
+    }
+
+    /// Opens the store on a storage backend of the caller's instead of a file (the simulation's disk that
+    /// injects faults), creating it if the backend is empty. Outcomes as [`RedbStore::open_with`].
+    pub fn open_on_backend(
+        backend: impl redb::StorageBackend,
+        options: &RedbOptions,
+    ) -> Result<RedbStore, StoreError> {
+        unpanic("open", || {
+            let db = builder(options).create_with_backend(backend)?;
+            RedbStore::writable(db, options)
         })
     }
 
@@ -354,6 +366,16 @@ fn read_meta(meta: &impl ReadableTable<&'static str, u64>, name: &str) -> Result
     meta.get(name)?
         .map(|v| v.value())
         .ok_or_else(|| StoreError::corrupted("store meta", format!("{name} is missing")))
+}
+
+/// A database builder with `options`' integrity check and cache size.
+fn builder(options: &RedbOptions) -> redb::Builder {
+    let mut builder = Database::builder();
+    builder.set_check_integrity_on_open(options.check_integrity_on_open);
+    if let Some(bytes) = options.cache_bytes {
+        builder.set_cache_size(bytes);
+    }
+    builder
 }
 
 /// The history key of `key` at `version` (layout in the module doc).
