@@ -175,7 +175,10 @@ impl Node {
             clock.clone(),
         )?);
         let channel = peer.channel();
-        if channel.orderer_key(&orderer_identity.certificate).is_none() {
+        if channel
+            .orderer_key(&medledger_crypto::sha256(&orderer_identity.certificate))
+            .is_none()
+        {
             return Err(NodeError::NotAnOrderer);
         }
         let tip = peer.tip()?;
@@ -366,7 +369,9 @@ impl Node {
         function: &str,
         args: Vec<Vec<u8>>,
     ) -> Result<Committed, InvokeError> {
-        let (tx_id, signed) = identity.propose(&self.channel, contract, function, args, now_ms());
+        let creator = self.peer.identity_ref(&identity.certificate);
+        let (tx_id, signed) =
+            identity.propose(creator, &self.channel, contract, function, args, now_ms());
         // The endorsement (the contract's run over the store, the peer's signature) runs on the
         // blocking pool.
         let (signed, endorsed) = self
@@ -415,7 +420,15 @@ impl Node {
         function: &str,
         args: Vec<Vec<u8>>,
     ) -> Result<Response, InvokeError> {
-        let (_, signed) = identity.propose(&self.channel, &self.contract, function, args, now_ms());
+        let creator = self.peer.identity_ref(&identity.certificate);
+        let (_, signed) = identity.propose(
+            creator,
+            &self.channel,
+            &self.contract,
+            function,
+            args,
+            now_ms(),
+        );
         let evaluated = self.with_peer(move |peer| peer.evaluate(&signed)).await?;
         Ok(evaluated?.response)
     }

@@ -19,14 +19,14 @@ pub mod ledger;
 pub mod validate;
 pub mod verify;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use medledger_contract::runtime::Contract;
 use medledger_crypto::keys::SigningKey;
 use medledger_crypto::merkle::Frontier;
 use medledger_store::{Store, StoreError};
-use medledger_types::{Block, Clock, Hash, TxId, TxLocation, ValidationCode};
+use medledger_types::{Block, Clock, Hash, IdentityRef, TxId, TxLocation, ValidationCode};
 use tokio::sync::oneshot;
 
 pub use channel::ChannelState;
@@ -36,6 +36,9 @@ pub use validate::{BlockError, StoreState, ValidatedBlock};
 
 /// Most transactions that may be awaited at once; beyond it `subscribe` refuses.
 pub const WAITERS_COUNT_MAX: usize = 64 * 1024;
+/// Most certificate hashes [`Peer::identity_ref`] remembers as on the ledger; the set is cleared when
+/// full (a signer then carries its certificate whole once more).
+pub const KNOWN_CERTIFICATES_COUNT_MAX: usize = 10_000;
 
 /// The peer's signing identity.
 pub struct PeerIdentity {
@@ -181,6 +184,9 @@ pub struct Peer {
     waiters: Mutex<Waiters>,
     /// The time endorsements judge certificate validity at.
     clock: Clock,
+    /// Hashes of certificates committed to the ledger's certificate table, as this peer has seen them
+    /// committed since it opened (at most [`KNOWN_CERTIFICATES_COUNT_MAX`]).
+    known_certificates: Mutex<HashSet<Hash>>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -257,7 +263,39 @@ impl Peer {
             }),
             waiters: Mutex::new(Waiters::default()),
             clock,
+            known_certificates: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// How a transaction should name the certificate `der`: by hash if this peer has seen it committed
+    /// (so every validator can resolve it), else whole. Reads no store: it may run on an async worker.
+    /// A certificate carried whole again is harmless; its next transaction names it by hash.
+    pub fn identity_ref(&self, der: &[u8]) -> IdentityRef {
+        let hash = medledger_crypto::sha256(der);
+        let known = self
+            .known_certificates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&hash);
+        if known {
+            IdentityRef::Known(hash)
+        } else {
+            IdentityRef::Certificate(der.to_vec())
+        }
+    }
+
+    /// Remembers certificates a committed block put on the ledger (see [`Peer::identity_ref`]).
+    fn remember_certificates(&self, hashes: &[Hash]) {
+        let mut known = self
+            .known_certificates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for hash in hashes {
+            if known.len() >= KNOWN_CERTIFICATES_COUNT_MAX {
+                known.clear();
+            }
+            known.insert(*hash);
+        }
     }
 
     /// Validates and commits the genesis block into an empty store.
@@ -337,8 +375,10 @@ impl Peer {
                 Some((*o, medledger_crypto::sha256(entry)))
             })
             .collect();
+        let certificates = validated.certificate_hashes().to_vec();
         let (commit, new_channel) = validated.into_parts();
         self.store.commit(commit)?;
+        self.remember_certificates(&certificates);
         *tip = new_tip;
         if let Some(channel) = new_channel {
             *self.channel.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(channel);

@@ -18,8 +18,8 @@ use medledger_peer::{
 use medledger_store::Store;
 use medledger_types::ValidationCode::{self, *};
 use medledger_types::{
-    Envelope, Hash, KvWrite, ProposalResponsePayload, Response, ResponseStatus, Role, RwSet,
-    TxLocation, Version, codec,
+    Envelope, FORMAT_VERSION, Hash, IdentityRef, KvWrite, ProposalResponsePayload, Response,
+    ResponseStatus, Role, RwSet, TxLocation, Version, codec,
 };
 use tokio::sync::oneshot::error::TryRecvError;
 
@@ -119,9 +119,9 @@ fn malformed_envelopes_are_recorded_and_change_nothing() {
                 vec![net.peer_member.endorse_payload(b"not a payload")],
             )),
         ),
-        ("an envelope of format version 2", {
+        ("an envelope of the next format version", {
             let mut envelope = first.envelope.clone();
-            envelope.format_version = 2;
+            envelope.format_version = FORMAT_VERSION + 1;
             entry(&envelope)
         }),
     ];
@@ -258,6 +258,85 @@ fn certificates_are_judged_at_the_block_time_not_at_endorsement() {
 
     assert_eq!(net.deliver(&block), [UnknownCertificate, Valid]);
     assert_eq!(net.state(&patient_key(1)), None);
+}
+
+#[test]
+fn a_certificate_named_by_hash_is_unknown_until_a_valid_transaction_of_an_earlier_block_carried_it()
+{
+    let mut net = Network::new();
+    let first = net.doctor.propose_by_hash(&create_patient(1));
+    assert!(matches!(
+        net.peer.endorse(&first),
+        Err(EndorseError::UnknownCertificate(_))
+    ));
+    assert_eq!(
+        net.peer.identity_ref(&net.doctor.certificate),
+        IdentityRef::Certificate(net.doctor.certificate.clone()),
+        "a client carries a certificate the peer has not seen committed"
+    );
+    let early = net.endorse_without_checks(&first);
+    // Carried whole by an invalid transaction: not on the ledger.
+    let mut forged = net.transaction(&net.doctor, &create_patient(2)).envelope;
+    flip(&mut forged.proposal.signature);
+    let whole = net.transaction(&net.doctor, &create_patient(3));
+    // Named by hash in the block that carries it whole: only committed blocks count.
+    let same_block = net.endorse_without_checks(&net.doctor.propose_by_hash(&create_patient(4)));
+
+    assert_eq!(
+        net.submit(vec![
+            entry(&early),
+            entry(&forged),
+            whole.entry(),
+            entry(&same_block)
+        ]),
+        [
+            UnknownCertificateHash,
+            BadSignature,
+            Valid,
+            UnknownCertificateHash
+        ]
+    );
+    assert_eq!(net.state(&patient_key(1)), None);
+
+    // From the next block on, the hash resolves for endorsement and validation alike; the peer now
+    // names itself by hash in its endorsements too.
+    let doctor_hash = medledger_crypto::sha256(&net.doctor.certificate);
+    assert_eq!(
+        net.peer.identity_ref(&net.doctor.certificate),
+        IdentityRef::Known(doctor_hash)
+    );
+    let by_hash = net.transaction_of(net.doctor.propose_by_hash(&create_patient(5)));
+    assert_eq!(
+        by_hash.envelope.endorsements[0].endorser,
+        IdentityRef::Known(medledger_crypto::sha256(&net.peer_member.certificate))
+    );
+    assert_eq!(net.submit(vec![by_hash.entry()]), [Valid]);
+    assert!(net.state(&patient_key(5)).is_some());
+    assert_eq!(
+        net.store
+            .certificate(&doctor_hash)
+            .expect("the store reads"),
+        Some(net.doctor.certificate.clone())
+    );
+    // A certificate no transaction carried stays unknown by hash.
+    let stranger =
+        net.endorse_without_checks(&net.second_doctor.propose_by_hash(&create_patient(6)));
+    assert_eq!(net.submit(vec![entry(&stranger)]), [UnknownCertificateHash]);
+
+    // The history of a record is read back from the blocks: the value each version wrote.
+    let history = net
+        .store
+        .history(&patient_key(5), None, 10)
+        .expect("the store reads");
+    let current = net.state(&patient_key(5)).expect("written");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].value, current.value);
+    assert_eq!(history[0].version, current.version);
+    assert_eq!(history[0].tx_id, by_hash.tx_id);
+
+    // The replay resolves the references from the ledger alone.
+    let report = verify_ledger(net.store.as_ref(), &mut |_, _| {}).expect("the ledger verifies");
+    assert_eq!(report.valid_transactions, 2);
 }
 
 #[test]
@@ -726,7 +805,8 @@ fn a_block_not_signed_by_the_channel_orderer_is_refused() {
     // The orderer's certificate, someone else's signature.
     let mut wrong_key = genuine.clone();
     sign_block(&mut wrong_key, &net.doctor);
-    wrong_key.metadata.orderer_signature.orderer = net.orderer.certificate.clone();
+    wrong_key.metadata.orderer_signature.orderer =
+        medledger_crypto::sha256(&net.orderer.certificate);
     assert_refused(&net, &wrong_key, BlockError::OrdererSignature { number: 1 });
 
     // A header changed after the orderer signed it.
@@ -822,7 +902,7 @@ fn an_empty_block_is_refused() {
 fn a_block_of_an_unknown_format_version_is_refused() {
     let mut net = Network::new();
     let mut block = next_block(&mut net, 1);
-    block.header.format_version = 2;
+    block.header.format_version = FORMAT_VERSION + 1;
     net.resign(&mut block);
 
     assert_refused(
@@ -830,7 +910,7 @@ fn a_block_of_an_unknown_format_version_is_refused() {
         &block,
         BlockError::FormatVersion {
             number: 1,
-            version: 2,
+            version: FORMAT_VERSION + 1,
         },
     );
 }

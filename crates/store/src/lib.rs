@@ -1,5 +1,11 @@
 //! The ledger's durable storage: blocks, the transaction index, the versioned world state, each key's
-//! history and the ledger-wide Merkle tree, behind one small trait, [`Store`].
+//! history, the certificates transactions name by hash and the ledger-wide Merkle tree, behind one small
+//! trait, [`Store`].
+//!
+//! Nothing the blocks hold is kept twice but the current world state (read on every endorsement, so it
+//! must not cost a block decode) and one copy of each certificate (read when a transaction names it by
+//! hash). A key's history is a list of versions: its values are read back from the endorsed
+//! read–write sets of the blocks (`Store::history`).
 //!
 //! A peer hands the store everything it derived from one validated block as a [`BlockCommit`]; the store
 //! checks that the commit agrees with itself and with the chain so far, then writes all of it in one
@@ -30,12 +36,14 @@ pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use redb_store::{
     PageChecksums, REDB_STORE_FORMAT_VERSION, ReadOnlyOpen, RedbOptions, RedbStore,
-    SCRATCH_SYNC_EVERY_BLOCKS,
+    SCRATCH_SYNC_EVERY_BLOCKS, StorageReport, TableUsage,
 };
 
 use medledger_types::{
     Block, Hash, HistoryEntry, TxId, TxLocation, ValidationCode, Version, VersionedValue, limits,
 };
+
+pub use stored::entry_rwset;
 
 /// Most items one [`Store::range`] or [`Store::history`] call returns; larger limits are lowered to it.
 /// Larger than the user-facing pages because `verify` pages through the whole state with it.
@@ -46,8 +54,10 @@ pub const COMMIT_WRITES_COUNT_MAX: usize =
 /// Largest stored encoding of a world-state value ([`VersionedValue`]), in bytes: the value, its length
 /// prefix and the version.
 pub const STATE_STORED_BYTES_MAX: usize = limits::VALUE_BYTES_MAX + 4 + 12;
-/// Largest stored encoding of one history entry (transaction id, value), in bytes.
-pub const HISTORY_STORED_BYTES_MAX: usize = limits::VALUE_BYTES_MAX + 32 + 4;
+/// Most certificates one [`BlockCommit`] may carry: every transaction of a full block carrying its
+/// creator's and every endorser's whole.
+pub const COMMIT_CERTIFICATES_COUNT_MAX: usize =
+    limits::BLOCK_TX_COUNT_MAX * (1 + limits::ENDORSEMENTS_COUNT_MAX);
 /// Levels of the ledger-wide Merkle tree whose nodes the store keeps: a node at level 64 would cover
 /// 2^64 leaves, more than a `u64` size can count.
 pub const MERKLE_LEVEL_COUNT_MAX: u8 = 64;
@@ -89,8 +99,13 @@ pub struct BlockCommit {
     /// One record for each entry that has a transaction id, in entry order.
     pub txs: Vec<TxRecord>,
     /// The valid transactions' writes in commit order (non-decreasing versions); a later write of the same
-    /// key wins.
+    /// key wins. Each must be a write of its entry's endorsed read–write set (the history is read back
+    /// from there).
     pub writes: Vec<StateWrite>,
+    /// Certificates (DER) carried whole by the block's valid transactions, from which later
+    /// transactions may name them by hash. The store keeps each under its SHA-256; one it already
+    /// holds changes nothing.
+    pub certificates: Vec<Vec<u8>>,
     /// The perfect nodes of the ledger-wide Merkle tree that this block completes, as `(level, index,
     /// hash)`: node `(level, index)` covers leaves `index << level .. (index + 1) << level`. Exactly the
     /// nodes that end within the new size and beyond the old one, each once, in any order.
@@ -127,7 +142,9 @@ pub trait Store: Send + Sync {
     ///   `BLOCK_STORED_BYTES_MAX`; the validation codes are not one per entry; a transaction record's
     ///   index is out of range or not increasing, or its code differs from the block's; a write's key or
     ///   value breaks its limit or its version is not an entry of this block with code `Valid`, or versions
-    ///   decrease; `merkle_size` is not the header's `ledger_size` or not the previous size plus the entry
+    ///   decrease, or it is not a write of that entry's endorsed read–write set (with that entry's
+    ///   transaction id); a certificate is over `CERTIFICATE_BYTES_MAX` or there are more than
+    ///   [`COMMIT_CERTIFICATES_COUNT_MAX`]; `merkle_size` is not the header's `ledger_size` or not the previous size plus the entry
     ///   count; the Merkle nodes are not exactly the ones this block completes.
     /// - [`StoreError::Io`], [`StoreError::Database`], [`StoreError::Corrupted`]: the store failed and the
     ///   node cannot go on. The commit is either wholly durable or wholly absent (a failed final sync can
@@ -164,15 +181,40 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<(String, VersionedValue)>, StoreError>;
 
-    /// The versions of `key`, oldest first, strictly after `after` if given, at most `min(limit,
-    /// PAGE_COUNT_MAX)`. History of one key never mixes with another's, even when one key is a prefix of
-    /// the other. [`StoreError::Invalid`] if the key is longer than `limits::KEY_BYTES_MAX`.
+    /// The versions of `key` (where each of its values was written), oldest first, strictly after
+    /// `after` if given, at most `min(limit, PAGE_COUNT_MAX)`. History of one key never mixes with
+    /// another's, even when one key is a prefix of the other. [`StoreError::Invalid`] if the key is
+    /// longer than `limits::KEY_BYTES_MAX`.
+    fn history_versions(
+        &self,
+        key: &str,
+        after: Option<Version>,
+        limit: usize,
+    ) -> Result<Vec<Version>, StoreError>;
+
+    /// [`Store::history_versions`] with each version's transaction id and value, read from the
+    /// transaction's entry in its block (the store keeps no copy). An entry that does not decode or does
+    /// not write `key` is [`StoreError::Corrupted`].
     fn history(
         &self,
         key: &str,
         after: Option<Version>,
         limit: usize,
-    ) -> Result<Vec<HistoryEntry>, StoreError>;
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
+        let versions = self.history_versions(key, after, limit)?;
+        stored::resolve_history(self, key, &versions)
+    }
+
+    /// The certificate (DER) whose SHA-256 is `hash`, if a committed block's valid transaction carried it.
+    fn certificate(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The certificates held, in hash order, strictly after `after` if given, at most `min(limit,
+    /// PAGE_COUNT_MAX)` (for `verify` to compare them all).
+    fn certificates(
+        &self,
+        after: Option<Hash>,
+        limit: usize,
+    ) -> Result<Vec<(Hash, Vec<u8>)>, StoreError>;
 
     /// The ledger-wide Merkle tree's size: the number of entries in all committed blocks.
     fn merkle_size(&self) -> Result<u64, StoreError>;

@@ -9,7 +9,8 @@
 //! | `block_checksums` | block number `u64`                    | SHA-256 of the stored block bytes          |
 //! | `tx_index`        | tx id `[u8; 32]`                      | borsh [`TxLocation`] (block, index, code)  |
 //! | `state`           | key, UTF-8 bytes                      | borsh [`VersionedValue`] (value, version)  |
-//! | `history`         | see below                             | borsh `(TxId, Vec<u8>)`                    |
+//! | `history`         | see below                             | nothing: the key is the pointer            |
+//! | `certificates`    | certificate hash `[u8; 32]`           | the certificate's DER                      |
 //! | `merkle_nodes`    | `(level u8, index u64)`               | node hash `[u8; 32]`                       |
 //! | `meta`            | `"format"`, `"height"`, `"merkle_size"` | `u64`                                    |
 //!
@@ -18,7 +19,8 @@
 //! `history(key, after, limit)` is one range scan. The length prefix keeps keys that are prefixes of
 //! each other apart: `note/1` (length 6) and `note/10` (length 7) never interleave, where a plain
 //! concatenation would put `note/10`'s entries between two of `note/1`'s whenever a version byte
-//! happened to be `'0'`.
+//! happened to be `'0'`. The entry stores no value: the version names the block and the transaction
+//! whose endorsed read–write set holds it, and [`Store::history`] reads it from there.
 //!
 //! Every value read back is decoded with a limit; damage is [`StoreError::Corrupted`]. redb itself can
 //! panic on a damaged file (it unwraps lengths and UTF-8 it wrote itself, and trusts a cleanly closed
@@ -36,9 +38,7 @@ use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use medledger_types::{
-    Block, Hash, HistoryEntry, TxId, TxLocation, Version, VersionedValue, codec, limits,
-};
+use medledger_types::{Block, Hash, TxId, TxLocation, Version, VersionedValue, codec, limits};
 use redb::{
     Database, DatabaseError, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable,
     ReadableTableMetadata, TableDefinition, TransactionError,
@@ -47,7 +47,7 @@ use redb::{
 use crate::overlay::CopyOnWriteBackend;
 
 use crate::stored::{CheckedCommit, check_block_bytes, check_key, decode_block, page_count};
-use crate::{BlockCommit, HISTORY_STORED_BYTES_MAX, STATE_STORED_BYTES_MAX, Store, StoreError};
+use crate::{BlockCommit, STATE_STORED_BYTES_MAX, Store, StoreError};
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const HEADER_HASHES: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("header_hashes");
@@ -56,7 +56,8 @@ const TX_INDEX: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("tx_ind
 /// Keys are `&[u8]` rather than `&str`: redb unwraps UTF-8 when it decodes a `&str`, and we would rather
 /// check it ourselves. UTF-8 orders as its bytes, so the order is the same.
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
-const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history");
+const HISTORY: TableDefinition<&[u8], ()> = TableDefinition::new("history");
+const CERTIFICATES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("certificates");
 const MERKLE_NODES: TableDefinition<(u8, u64), &[u8; 32]> = TableDefinition::new("merkle_nodes");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
@@ -65,7 +66,8 @@ const META_HEIGHT: &str = "height";
 const META_MERKLE_SIZE: &str = "merkle_size";
 
 /// The version of the layout above, written when a file is created and checked on open.
-pub const REDB_STORE_FORMAT_VERSION: u64 = 1;
+/// Version 2: history entries are pointers (no value), and the `certificates` table.
+pub const REDB_STORE_FORMAT_VERSION: u64 = 2;
 
 /// The stored size of a [`TxLocation`]: block `u64`, index `u32`, code `u8`.
 const TX_LOCATION_STORED_BYTES: usize = 8 + 4 + 1;
@@ -317,6 +319,7 @@ impl RedbStore {
             txn.open_table(TX_INDEX)?;
             txn.open_table(STATE)?;
             txn.open_table(HISTORY)?;
+            txn.open_table(CERTIFICATES)?;
             txn.open_table(MERKLE_NODES)?;
         }
         txn.commit()?;
@@ -350,6 +353,78 @@ impl RedbStore {
     }
 }
 
+/// How much of the file one table takes, from redb's own accounting (for measurements:
+/// `docs/benchmarks.md`, "Bytes on disk per note").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableUsage {
+    pub name: &'static str,
+    pub entries: u64,
+    /// Keys and values as inserted.
+    pub stored_bytes: u64,
+    /// Keys in branch pages and other B-tree metadata.
+    pub metadata_bytes: u64,
+    /// Unused space inside the table's pages.
+    pub fragmented_bytes: u64,
+    pub leaf_pages: u64,
+    pub branch_pages: u64,
+}
+
+/// Where a store file's bytes go: each table, and redb's totals (pages allocated, free pages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageReport {
+    pub tables: Vec<TableUsage>,
+    pub page_size: u64,
+    pub allocated_pages: u64,
+    /// Fragmentation in every tree plus the free pages of the file (redb's `fragmented_bytes`).
+    pub fragmented_bytes: u64,
+    /// redb's own tables (the table of tables, the free lists), in bytes.
+    pub metadata_bytes: u64,
+}
+
+impl RedbStore {
+    /// Measures the file: redb's statistics of each table and of the whole database. Needs a writable
+    /// store (redb counts free pages only inside a write transaction, which is then aborted).
+    pub fn storage_report(&self) -> Result<StorageReport, StoreError> {
+        unpanic("storage report", || {
+            let txn = self.db.writable()?.begin_write()?;
+            let mut tables = Vec::new();
+            macro_rules! usage {
+                ($def:expr, $name:expr) => {{
+                    let table = txn.open_table($def)?;
+                    let stats = table.stats()?;
+                    tables.push(TableUsage {
+                        name: $name,
+                        entries: table.len()?,
+                        stored_bytes: stats.stored_bytes(),
+                        metadata_bytes: stats.metadata_bytes(),
+                        fragmented_bytes: stats.fragmented_bytes(),
+                        leaf_pages: stats.leaf_pages(),
+                        branch_pages: stats.branch_pages(),
+                    });
+                }};
+            }
+            usage!(BLOCKS, "blocks");
+            usage!(HEADER_HASHES, "header_hashes");
+            usage!(BLOCK_CHECKSUMS, "block_checksums");
+            usage!(TX_INDEX, "tx_index");
+            usage!(STATE, "state");
+            usage!(HISTORY, "history");
+            usage!(CERTIFICATES, "certificates");
+            usage!(MERKLE_NODES, "merkle_nodes");
+            usage!(META, "meta");
+            let stats = txn.stats()?;
+            txn.abort()?;
+            Ok(StorageReport {
+                tables,
+                page_size: stats.page_size() as u64,
+                allocated_pages: stats.allocated_pages(),
+                fragmented_bytes: stats.fragmented_bytes(),
+                metadata_bytes: stats.metadata_bytes(),
+            })
+        })
+    }
+}
+
 fn read_meta(meta: &impl ReadableTable<&'static str, u64>, name: &str) -> Result<u64, StoreError> {
     meta.get(name)?
         .map(|v| v.value())
@@ -376,6 +451,17 @@ fn history_key_version(stored: &[u8], prefix_len: usize) -> Option<Version> {
         block: u64::from_be_bytes(block.try_into().ok()?),
         tx: u32::from_be_bytes(tx.try_into().ok()?),
     })
+}
+
+/// A stored certificate, checked against the hash it is stored under.
+fn check_certificate(hash: &Hash, der: &[u8]) -> Result<Vec<u8>, StoreError> {
+    if der.len() > limits::CERTIFICATE_BYTES_MAX || medledger_crypto::sha256(der) != *hash {
+        return Err(StoreError::corrupted(
+            format!("certificate {hash}"),
+            "the stored bytes do not hash to the key",
+        ));
+    }
+    Ok(der.to_vec())
 }
 
 fn decode_state(key: &[u8], bytes: &[u8]) -> Result<(String, VersionedValue), StoreError> {
@@ -463,13 +549,17 @@ impl Store for RedbStore {
                 }
                 drop(state);
                 let mut history = txn.open_table(HISTORY)?;
-                for (key, version, tx_id, value) in &commit.history {
-                    history.insert(
-                        history_key(key, *version).as_slice(),
-                        codec::encode(&(tx_id, value)).as_slice(),
-                    )?;
+                for (key, version) in &commit.history {
+                    history.insert(history_key(key, *version).as_slice(), ())?;
                 }
                 drop(history);
+                let mut certificates = txn.open_table(CERTIFICATES)?;
+                for (hash, der) in &commit.certificates {
+                    if certificates.get(&hash.0)?.is_none() {
+                        certificates.insert(&hash.0, der.as_slice())?;
+                    }
+                }
+                drop(certificates);
 
                 let mut nodes = txn.open_table(MERKLE_NODES)?;
                 for (level, index, hash) in &commit.merkle_nodes {
@@ -585,12 +675,12 @@ impl Store for RedbStore {
         })
     }
 
-    fn history(
+    fn history_versions(
         &self,
         key: &str,
         after: Option<Version>,
         limit: usize,
-    ) -> Result<Vec<HistoryEntry>, StoreError> {
+    ) -> Result<Vec<Version>, StoreError> {
         check_key(key)?;
         unpanic("history read", || {
             let txn = self.db.begin_read()?;
@@ -614,7 +704,7 @@ impl Store for RedbStore {
                 .range::<&[u8]>((lower, upper))?
                 .take(page_count(limit))
             {
-                let (stored_key, value) = entry?;
+                let (stored_key, _) = entry?;
                 let stored_key = stored_key.value();
                 let version = history_key_version(stored_key, prefix_len)
                     .filter(|_| stored_key[..prefix_len] == upper_key[..prefix_len])
@@ -624,19 +714,43 @@ impl Store for RedbStore {
                             "malformed history key",
                         )
                     })?;
-                let (tx_id, value): (TxId, Vec<u8>) =
-                    codec::decode("history value", value.value(), HISTORY_STORED_BYTES_MAX)
-                        .map_err(|e| {
-                            StoreError::corrupted(
-                                format!("history of key {key:?} at {version:?}"),
-                                e.to_string(),
-                            )
-                        })?;
-                out.push(HistoryEntry {
-                    version,
-                    tx_id,
-                    value,
-                });
+                out.push(version);
+            }
+            Ok(out)
+        })
+    }
+
+    fn certificate(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        unpanic("certificate read", || {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(CERTIFICATES)?;
+            let Some(der) = table.get(&hash.0)? else {
+                return Ok(None);
+            };
+            check_certificate(hash, der.value()).map(Some)
+        })
+    }
+
+    fn certificates(
+        &self,
+        after: Option<Hash>,
+        limit: usize,
+    ) -> Result<Vec<(Hash, Vec<u8>)>, StoreError> {
+        unpanic("certificates read", || {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(CERTIFICATES)?;
+            let lower = after.map(|h| h.0);
+            let range = match &lower {
+                Some(after) => {
+                    table.range::<&[u8; 32]>((Bound::Excluded(after), Bound::Unbounded))?
+                }
+                None => table.range::<&[u8; 32]>(..)?,
+            };
+            let mut out = Vec::new();
+            for entry in range.take(page_count(limit)) {
+                let (hash, der) = entry?;
+                let hash = Hash(*hash.value());
+                out.push((hash, check_certificate(&hash, der.value())?));
             }
             Ok(out)
         })
