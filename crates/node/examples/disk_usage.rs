@@ -19,14 +19,84 @@ use medledger_types::{Envelope, Proposal, ProposalResponsePayload, codec, limits
 mod common;
 use common::{PATIENTS_COUNT, env_or};
 
-/// A note whose text is about 300 bytes.
+/// A note whose text is about 300 bytes, different for every id (words drawn by a fixed generator, so
+/// that compression cannot profit from notes being copies of each other).
 fn note(id: i64) -> NewRecord {
+    const WORDS: &[&str] = &[
+        "paciente",
+        "refiere",
+        "cefalea",
+        "fiebre",
+        "dolor",
+        "abdominal",
+        "tos",
+        "seca",
+        "desde",
+        "hace",
+        "tres",
+        "días",
+        "semanas",
+        "sin",
+        "con",
+        "náuseas",
+        "vómitos",
+        "examen",
+        "físico",
+        "normal",
+        "tensión",
+        "arterial",
+        "frecuencia",
+        "cardíaca",
+        "saturación",
+        "se",
+        "indica",
+        "paracetamol",
+        "ibuprofeno",
+        "amoxicilina",
+        "cada",
+        "ocho",
+        "horas",
+        "control",
+        "en",
+        "una",
+        "semana",
+        "reposo",
+        "hidratación",
+        "antecedentes",
+        "diabetes",
+        "hipertensión",
+        "alergia",
+        "penicilina",
+        "refiere",
+        "mejoría",
+        "parcial",
+        "empeora",
+        "noche",
+        "esfuerzo",
+        "leve",
+        "moderado",
+        "intenso",
+        "derivar",
+        "cardiología",
+        "laboratorio",
+        "hemograma",
+        "glucemia",
+    ];
+    let mut state = (id as u64)
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut text = String::new();
+    while text.len() < 300 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(WORDS[(state >> 33) as usize % WORDS.len()]);
+    }
     let mut note = samples::note(id, 1 + id % PATIENTS_COUNT);
-    note.note_text = "Paciente refiere cefalea de tres días, sin fiebre ni vómitos. Examen \
-        neurológico normal; tensión arterial 120/80. Se indica paracetamol 500 mg cada 8 horas por \
-        tres días, hidratación y reposo relativo. Control en una semana o antes si empeora, aparece \
-        rigidez de nuca o alteración visual. Paciente comprende las indicaciones."
-        .into();
+    note.note_text = text;
     NewRecord::Note(note)
 }
 
@@ -175,6 +245,16 @@ fn main() {
         report.metadata_bytes,
         per_note(report.metadata_bytes),
     );
+    if let Some(dir) = std::env::var_os("MEDLEDGER_DISK_DUMP") {
+        for number in (height * 3 / 4)..(height * 3 / 4 + 3).min(height) {
+            let bytes = store.block_bytes(number).expect("block").expect("present");
+            std::fs::write(
+                std::path::Path::new(&dir).join(format!("block-{number}")),
+                bytes,
+            )
+            .expect("dump");
+        }
+    }
     let e = count_entries(&store);
     println!(
         "block entries: {} entries, {} bytes ({:.0}/entry)",

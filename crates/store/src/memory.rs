@@ -117,11 +117,16 @@ impl Store for MemoryStore {
                 }
             }
         }
-        for (key, value) in commit.state {
-            inner.state.insert(key, value);
-        }
-        for (key, version) in commit.history {
+        for (key, version) in commit.overwritten {
             inner.history.entry(key).or_default().insert(version);
+        }
+        for (key, value) in commit.state {
+            inner
+                .history
+                .entry(key.clone())
+                .or_default()
+                .insert(value.version);
+            inner.state.insert(key, value);
         }
         for (hash, der) in commit.certificates {
             inner.certificates.entry(hash).or_insert(der);

@@ -4,12 +4,13 @@
 //!
 //! | table             | key                                   | value                                      |
 //! |-------------------|---------------------------------------|--------------------------------------------|
-//! | `blocks`          | block number `u64`                    | the block's canonical (borsh) bytes        |
+//! | `blocks`          | block number `u64`                    | the block's canonical bytes, compressed    |
 //! | `header_hashes`   | block number `u64`                    | header hash `[u8; 32]`                     |
 //! | `block_checksums` | block number `u64`                    | SHA-256 of the stored block bytes          |
 //! | `tx_index`        | tx id `[u8; 32]`                      | borsh [`TxLocation`] (block, index, code)  |
 //! | `state`           | key, UTF-8 bytes                      | borsh [`VersionedValue`] (value, version)  |
 //! | `history`         | see below                             | nothing: the key is the pointer            |
+//! |                   | (overwritten versions only)           |                                            |
 //! | `certificates`    | certificate hash `[u8; 32]`           | the certificate's DER                      |
 //! | `merkle_nodes`    | `(level u8, index u64)`               | node hash `[u8; 32]`                       |
 //! | `meta`            | `"format"`, `"height"`, `"merkle_size"` | `u64`                                    |
@@ -20,7 +21,18 @@
 //! each other apart: `note/1` (length 6) and `note/10` (length 7) never interleave, where a plain
 //! concatenation would put `note/10`'s entries between two of `note/1`'s whenever a version byte
 //! happened to be `'0'`. The entry stores no value: the version names the block and the transaction
-//! whose endorsed read–write set holds it, and [`Store::history`] reads it from there.
+//! whose endorsed read–write set holds it, and [`Store::history`] reads it from there. The table holds
+//! only the versions that were overwritten: a key's current version is its `state` entry's, so a key
+//! written once (most keys: a record created and never amended, an index key) has no history entry.
+//! `history(key)` is the table's versions of the key followed by the state's.
+//!
+//! A block is stored as its canonical bytes' length (`u32`, little-endian) followed by those bytes
+//! compressed as one LZ4 block (`lz4_flex`, safe and checked decoding). A transaction carries its
+//! record twice, in the proposal's arguments and in the endorsed read–write set, and a block's
+//! transactions share keys, names and structure: LZ4 stores the repeats as back-references. The length is
+//! checked against `BLOCK_STORED_BYTES_MAX` before anything is allocated, and the checksum in
+//! `block_checksums` is of the canonical bytes, so damage to the compressed bytes is caught as damage
+//! to the block.
 //!
 //! Every value read back is decoded with a limit; damage is [`StoreError::Corrupted`]. redb itself can
 //! panic on a damaged file (it unwraps lengths and UTF-8 it wrote itself, and trusts a cleanly closed
@@ -66,7 +78,7 @@ const META_HEIGHT: &str = "height";
 const META_MERKLE_SIZE: &str = "merkle_size";
 
 /// The version of the layout above, written when a file is created and checked on open.
-/// Version 2: history entries are pointers (no value), and the `certificates` table.
+/// Version 2: blocks compressed, history entries are pointers (no value), the `certificates` table.
 pub const REDB_STORE_FORMAT_VERSION: u64 = 2;
 
 /// The stored size of a [`TxLocation`]: block `u64`, index `u32`, code `u8`.
@@ -75,6 +87,7 @@ const TX_LOCATION_STORED_BYTES: usize = 8 + 4 + 1;
 const HISTORY_KEY_OVERHEAD_BYTES: usize = 4 + 8 + 4;
 
 const _: () = assert!(limits::KEY_BYTES_MAX <= u32::MAX as usize);
+const _: () = assert!(limits::BLOCK_STORED_BYTES_MAX <= u32::MAX as usize);
 
 /// How to open a [`RedbStore`].
 #[derive(Clone, Debug, Default)]
@@ -453,6 +466,42 @@ fn history_key_version(stored: &[u8], prefix_len: usize) -> Option<Version> {
     })
 }
 
+/// A block's canonical bytes as stored: their length, then one LZ4 block (module doc).
+fn compress_block(bytes: &[u8]) -> Vec<u8> {
+    // `CheckedCommit` bounds the bytes by BLOCK_STORED_BYTES_MAX, which fits in a u32 (asserted above).
+    let mut out = Vec::with_capacity(4 + lz4_flex::block::get_maximum_output_size(bytes.len()));
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(&lz4_flex::block::compress(bytes));
+    out
+}
+
+/// The canonical bytes of a stored block, its length checked before any allocation; damage that LZ4
+/// notices is `Corrupted` (damage it does not notice fails the block's checksum).
+fn decompress_block(number: u64, stored: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let (len, compressed) = stored
+        .split_first_chunk::<4>()
+        .ok_or_else(|| StoreError::block_corrupted(number, "the stored block is truncated"))?;
+    let len = u32::from_le_bytes(*len) as usize;
+    if len > limits::BLOCK_STORED_BYTES_MAX {
+        return Err(StoreError::block_corrupted(
+            number,
+            format!(
+                "its length {len} is over the stored limit of {}",
+                limits::BLOCK_STORED_BYTES_MAX
+            ),
+        ));
+    }
+    let bytes = lz4_flex::block::decompress(compressed, len)
+        .map_err(|e| StoreError::block_corrupted(number, format!("it does not decompress: {e}")))?;
+    if bytes.len() != len {
+        return Err(StoreError::block_corrupted(
+            number,
+            format!("it decompresses to {} bytes, not {len}", bytes.len()),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// A stored certificate, checked against the hash it is stored under.
 fn check_certificate(hash: &Hash, der: &[u8]) -> Result<Vec<u8>, StoreError> {
     if der.len() > limits::CERTIFICATE_BYTES_MAX || medledger_crypto::sha256(der) != *hash {
@@ -504,7 +553,7 @@ impl Store for RedbStore {
                 let number = commit.number;
 
                 txn.open_table(BLOCKS)?
-                    .insert(number, commit.block_bytes.as_slice())?;
+                    .insert(number, compress_block(&commit.block_bytes).as_slice())?;
                 txn.open_table(HEADER_HASHES)?
                     .insert(number, &commit.header_hash.0)?;
                 txn.open_table(BLOCK_CHECKSUMS)?
@@ -542,15 +591,24 @@ impl Store for RedbStore {
                 }
                 drop(tx_index);
 
-                // `state` and `history` come sorted, so the B-tree is walked in order.
+                // `state` comes sorted, so the B-tree is walked in order. A value it replaces becomes
+                // history (module doc).
                 let mut state = txn.open_table(STATE)?;
+                let mut overwritten = Vec::new();
                 for (key, value) in &commit.state {
-                    state.insert(key.as_bytes(), codec::encode(value).as_slice())?;
+                    let encoded = codec::encode(value);
+                    if let Some(previous) = state.insert(key.as_bytes(), encoded.as_slice())? {
+                        let (_, previous) = decode_state(key.as_bytes(), previous.value())?;
+                        overwritten.push((key, previous.version));
+                    }
                 }
                 drop(state);
                 let mut history = txn.open_table(HISTORY)?;
-                for (key, version) in &commit.history {
-                    history.insert(history_key(key, *version).as_slice(), ())?;
+                for (key, version) in overwritten
+                    .into_iter()
+                    .chain(commit.overwritten.iter().map(|(k, v)| (k, *v)))
+                {
+                    history.insert(history_key(key, version).as_slice(), ())?;
                 }
                 drop(history);
                 let mut certificates = txn.open_table(CERTIFICATES)?;
@@ -579,9 +637,10 @@ impl Store for RedbStore {
         unpanic("block read", || {
             let txn = self.db.begin_read()?;
             let blocks = txn.open_table(BLOCKS)?;
-            let Some(bytes) = blocks.get(number)? else {
+            let Some(stored) = blocks.get(number)? else {
                 return Ok(None);
             };
+            let bytes = decompress_block(number, stored.value())?;
             let checksum = txn
                 .open_table(BLOCK_CHECKSUMS)?
                 .get(number)?
@@ -590,8 +649,8 @@ impl Store for RedbStore {
                 .open_table(HEADER_HASHES)?
                 .get(number)?
                 .map(|v| Hash(*v.value()));
-            check_block_bytes(number, bytes.value(), checksum)?;
-            decode_block(number, bytes.value(), header_hash).map(Some)
+            check_block_bytes(number, &bytes, checksum)?;
+            decode_block(number, &bytes, header_hash).map(Some)
         })
     }
 
@@ -599,15 +658,16 @@ impl Store for RedbStore {
         unpanic("block read", || {
             let txn = self.db.begin_read()?;
             let blocks = txn.open_table(BLOCKS)?;
-            let Some(bytes) = blocks.get(number)? else {
+            let Some(stored) = blocks.get(number)? else {
                 return Ok(None);
             };
+            let bytes = decompress_block(number, stored.value())?;
             let checksum = txn
                 .open_table(BLOCK_CHECKSUMS)?
                 .get(number)?
                 .map(|v| Hash(*v.value()));
-            check_block_bytes(number, bytes.value(), checksum)?;
-            Ok(Some(bytes.value().to_vec()))
+            check_block_bytes(number, &bytes, checksum)?;
+            Ok(Some(bytes))
         })
     }
 
@@ -716,6 +776,15 @@ impl Store for RedbStore {
                     })?;
                 out.push(version);
             }
+            // The current version, from the state, comes after every overwritten one.
+            if out.len() < page_count(limit)
+                && let Some(current) = txn.open_table(STATE)?.get(key.as_bytes())?
+            {
+                let (_, current) = decode_state(key.as_bytes(), current.value())?;
+                if after.is_none_or(|after| current.version > after) {
+                    out.push(current.version);
+                }
+            }
             Ok(out)
         })
     }
@@ -803,6 +872,26 @@ mod tests {
         let mut runs = order.clone();
         runs.dedup();
         assert_eq!(runs.len(), 4, "interleaved: {order:?}");
+    }
+
+    #[test]
+    fn stored_blocks_round_trip_and_damage_is_corrupted() {
+        let canonical: Vec<u8> = (0..5000u32).flat_map(|i| (i % 97).to_le_bytes()).collect();
+        let stored = compress_block(&canonical);
+        assert!(stored.len() < canonical.len() / 2, "repeats compress");
+        assert_eq!(decompress_block(7, &stored).expect("round trip"), canonical);
+        let corrupted = |stored: &[u8]| matches!(decompress_block(7, stored), Err(StoreError::Corrupted { what, .. }) if what.contains("block 7"));
+        assert!(corrupted(&stored[..3]), "truncated length");
+        assert!(corrupted(&stored[..stored.len() / 2]), "truncated data");
+        let mut oversize = stored.clone();
+        oversize[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(
+            corrupted(&oversize),
+            "a length over the limit allocates nothing"
+        );
+        let mut shorter = stored.clone();
+        shorter[..4].copy_from_slice(&((canonical.len() - 1) as u32).to_le_bytes());
+        assert!(corrupted(&shorter), "a length that is not the data's");
     }
 
     #[test]

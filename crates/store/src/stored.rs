@@ -33,8 +33,9 @@ pub(crate) struct CheckedCommit {
     pub txs: Vec<TxRecord>,
     /// The latest write of each key, sorted by key.
     pub state: Vec<(String, VersionedValue)>,
-    /// Every written key and version, sorted by key then version.
-    pub history: Vec<(String, Version)>,
+    /// The versions this block writes and also overwrites (a later transaction of the block writes
+    /// the key again), sorted by key then version. With `state`, every version the block writes.
+    pub overwritten: Vec<(String, Version)>,
     /// The certificates carried whole, by hash, sorted, no duplicates.
     pub certificates: Vec<(Hash, Vec<u8>)>,
     /// Sorted by (level, index), no duplicates.
@@ -70,7 +71,7 @@ impl CheckedCommit {
         let number = block.header.number;
         check_header(&block, header_hash, merkle_size)?;
         check_tx_records(&block, &txs)?;
-        let ArrangedWrites { state, history } = arrange_writes(&block, &txs, writes)?;
+        let ArrangedWrites { state, overwritten } = arrange_writes(&block, &txs, writes)?;
         let certificates = arrange_certificates(number, certificates)?;
         let merkle_nodes = arrange_merkle_nodes(number, merkle_size, merkle_nodes)?;
         let txs = one_record_per_id(txs);
@@ -84,7 +85,7 @@ impl CheckedCommit {
             entry_count: block.data.entries.len() as u64,
             txs,
             state,
-            history,
+            overwritten,
             certificates,
             merkle_nodes,
             merkle_size,
@@ -223,8 +224,8 @@ fn check_tx_records(block: &Block, txs: &[TxRecord]) -> Result<(), StoreError> {
 struct ArrangedWrites {
     /// The latest write of each key, sorted by key.
     state: Vec<(String, VersionedValue)>,
-    /// Every written key and version, sorted by key then version.
-    history: Vec<(String, Version)>,
+    /// The versions overwritten within the block, sorted by key then version.
+    overwritten: Vec<(String, Version)>,
 }
 
 /// Checks the state writes (within limits, from valid entries of this block, in commit order; see
@@ -255,7 +256,7 @@ fn arrange_writes(
         tx: 0,
     };
     let mut latest: BTreeMap<String, VersionedValue> = BTreeMap::new();
-    let mut history: std::collections::BTreeSet<(String, Version)> = Default::default();
+    let mut overwritten: std::collections::BTreeSet<(String, Version)> = Default::default();
     // The endorsed read–write set of the entry the last write came from: writes come in entry order.
     let mut endorsed: Option<(u32, TxId, RwSet)> = None;
     for write in writes {
@@ -286,18 +287,23 @@ fn arrange_writes(
                 ),
             ));
         }
-        latest.insert(
+        let previous = latest.insert(
             write.key.clone(),
             VersionedValue {
                 value: write.value,
                 version,
             },
         );
-        history.insert((write.key, version));
+        // A second write of a key by the same transaction replaces the first: one version.
+        if let Some(previous) = previous
+            && previous.version != version
+        {
+            overwritten.insert((write.key, previous.version));
+        }
     }
     Ok(ArrangedWrites {
         state: latest.into_iter().collect(),
-        history: history.into_iter().collect(),
+        overwritten: overwritten.into_iter().collect(),
     })
 }
 
