@@ -184,8 +184,8 @@ pub struct Peer {
     waiters: Mutex<Waiters>,
     /// The time endorsements judge certificate validity at.
     clock: Clock,
-    /// Hashes of certificates committed to the ledger's certificate table, as this peer has seen them
-    /// committed since it opened (at most [`KNOWN_CERTIFICATES_COUNT_MAX`]).
+    /// Hashes of certificates in the ledger's certificate table: those it held when the peer opened
+    /// and those committed since (at most [`KNOWN_CERTIFICATES_COUNT_MAX`]).
     known_certificates: Mutex<HashSet<Hash>>,
 }
 
@@ -242,6 +242,13 @@ impl Peer {
             .ok_or(PeerError::NoGenesis)?
             .header
             .timestamp_ms;
+        // The certificates already on the ledger, up to the set's bound: a restarted peer names them
+        // by hash at once.
+        let known_certificates = store
+            .certificates(None, KNOWN_CERTIFICATES_COUNT_MAX)?
+            .into_iter()
+            .map(|(hash, _)| hash)
+            .collect();
         let frontier =
             Frontier::from_source(store.merkle_size()?, &validate::StoreNodes(store.as_ref()))
                 .map_err(|e| {
@@ -263,13 +270,13 @@ impl Peer {
             }),
             waiters: Mutex::new(Waiters::default()),
             clock,
-            known_certificates: Mutex::new(HashSet::new()),
+            known_certificates: Mutex::new(known_certificates),
         })
     }
 
-    /// How a transaction should name the certificate `der`: by hash if this peer has seen it committed
+    /// How a transaction should name the certificate `der`: by hash if this peer knows it is committed
     /// (so every validator can resolve it), else whole. Reads no store: it may run on an async worker.
-    /// A certificate carried whole again is harmless; its next transaction names it by hash.
+    /// A certificate carried whole again (one the bounded set forgot) is harmless.
     pub fn identity_ref(&self, der: &[u8]) -> IdentityRef {
         let hash = medledger_crypto::sha256(der);
         let known = self

@@ -337,6 +337,16 @@ fn a_certificate_named_by_hash_is_unknown_until_a_valid_transaction_of_an_earlie
     // The replay resolves the references from the ledger alone.
     let report = verify_ledger(net.store.as_ref(), &mut |_, _| {}).expect("the ledger verifies");
     assert_eq!(report.valid_transactions, 2);
+    // A peer opened again over the store names the certificates on it by hash at once.
+    let reopened = open_peer(&net.store, &net.peer_member);
+    assert_eq!(
+        reopened.identity_ref(&net.doctor.certificate),
+        IdentityRef::Known(doctor_hash)
+    );
+    assert_eq!(
+        reopened.identity_ref(&net.second_doctor.certificate),
+        IdentityRef::Certificate(net.second_doctor.certificate.clone())
+    );
 }
 
 #[test]
@@ -1146,6 +1156,37 @@ fn verify_finds_a_stored_code_that_the_chain_does_not_give() {
     let error = verify_ledger(store.as_ref(), &mut |_, _| {}).expect_err("verify finds the lie");
     assert!(
         matches!(error, VerifyError::Block { block: 4, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn verify_finds_a_certificate_table_that_the_chain_does_not_give() {
+    let mut net = Network::new();
+    mixed_scenario(&mut net);
+    let blocks = net.delivered_blocks();
+    let (store, peer) = net.fresh_peer();
+    let (last, earlier) = blocks.split_last().expect("blocks were cut");
+    for block in earlier {
+        peer.deliver(block).expect("the block is accepted");
+    }
+    // Commit the last block with a certificate no transaction carried: a later transaction naming
+    // it by hash would resolve on this store, and on no honest replay.
+    let mut commit = peer
+        .validate(last)
+        .expect("the block is valid")
+        .into_commit();
+    let never_signed = net
+        .org
+        .member("nobody@org1.example", Role::Doctor, serial::SPARE);
+    commit.certificates.push(never_signed.certificate.clone());
+    store
+        .commit(commit)
+        .expect("the store takes what it is given");
+
+    let error = verify_ledger(store.as_ref(), &mut |_, _| {}).expect_err("verify finds the lie");
+    assert!(
+        matches!(&error, VerifyError::Other(reason) if reason.contains("certificate table")),
         "{error}"
     );
 }

@@ -560,7 +560,7 @@ fn orderer_identity(orderer: &Member) -> OrdererIdentity {
     OrdererIdentity { key, certificate }
 }
 
-fn open_peer(store: &Arc<MemoryStore>, member: &Member) -> Peer {
+pub fn open_peer(store: &Arc<MemoryStore>, member: &Member) -> Peer {
     let (key, certificate) = member.clone_identity();
     let clock: Clock = Arc::new(|| NOW_MS);
     let store: Arc<dyn Store> = store.clone();
