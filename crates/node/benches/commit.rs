@@ -89,23 +89,12 @@ fn main() {
         );
 
         // Phase 1: saturation.
-        let semaphore = Arc::new(tokio::sync::Semaphore::new(in_flight));
         let height = node.peer().height();
         let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for id in 1..=txs {
-            let permit = Arc::clone(&semaphore)
-                .acquire_owned()
-                .await
-                .expect("semaphore");
-            let (node, doctor) = (Arc::clone(&node), Arc::clone(&doctor));
-            tasks.spawn(async move {
-                let latency = create_note(&node, &doctor, id).await;
-                drop(permit);
-                latency
-            });
-        }
-        let latencies: Vec<Duration> = tasks.join_all().await;
+        let latencies = common::create_records(&node, &doctor, 1..=txs, in_flight, |id| {
+            NewRecord::Note(samples::note(id, 1 + id % PATIENTS_COUNT))
+        })
+        .await;
         report(
             "saturation",
             latencies.len(),

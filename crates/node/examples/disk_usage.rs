@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use medledger_contract::ehr::{EhrCall, NewRecord, samples};
+use medledger_contract::ehr::{NewRecord, samples};
 use medledger_node::DataDir;
 use medledger_store::{RedbStore, Store};
 use medledger_types::{Envelope, Proposal, ProposalResponsePayload, codec, limits};
@@ -184,23 +184,7 @@ fn main() {
     let started = std::time::Instant::now();
     runtime.block_on(async {
         let (node, doctor) = common::doctor_with_patients(&data).await;
-        let semaphore = Arc::new(tokio::sync::Semaphore::new(in_flight));
-        let mut tasks = tokio::task::JoinSet::new();
-        for id in 1..=notes {
-            let permit = Arc::clone(&semaphore)
-                .acquire_owned()
-                .await
-                .expect("semaphore");
-            let (node, doctor) = (Arc::clone(&node), Arc::clone(&doctor));
-            tasks.spawn(async move {
-                let call = EhrCall::Create(note(id));
-                node.invoke(&doctor, call.function(), vec![call.encode()])
-                    .await
-                    .expect("note");
-                drop(permit);
-            });
-        }
-        tasks.join_all().await;
+        common::create_records(&node, &doctor, 1..=notes, in_flight, note).await;
         match Arc::try_unwrap(node) {
             Ok(node) => node.shutdown().expect("stop"),
             Err(_) => unreachable!("every task has finished"),

@@ -1131,8 +1131,13 @@ fn a_second_peer_fed_the_same_blocks_reaches_the_same_verdicts() {
     );
 }
 
-#[test]
-fn verify_finds_a_stored_code_that_the_chain_does_not_give() {
+/// The mixed scenario replayed into a fresh store but for its last block, which is returned validated
+/// and not committed, for a test to commit it altered.
+fn all_but_the_last_block() -> (
+    Network,
+    std::sync::Arc<medledger_store::MemoryStore>,
+    medledger_store::BlockCommit,
+) {
     let mut net = Network::new();
     mixed_scenario(&mut net);
     let blocks = net.delivered_blocks();
@@ -1141,11 +1146,17 @@ fn verify_finds_a_stored_code_that_the_chain_does_not_give() {
     for block in earlier {
         peer.deliver(block).expect("the block is accepted");
     }
-    // Commit the last block with its first transaction recorded as a conflict instead of valid.
-    let mut commit = peer
+    let commit = peer
         .validate(last)
         .expect("the block is valid")
         .into_commit();
+    (net, store, commit)
+}
+
+#[test]
+fn verify_finds_a_stored_code_that_the_chain_does_not_give() {
+    let (_net, store, mut commit) = all_but_the_last_block();
+    // Commit the last block with its first transaction recorded as a conflict instead of valid.
     commit.block.metadata.validation_codes[0] = MvccReadConflict;
     commit.txs[0].code = MvccReadConflict;
     commit.writes.retain(|w| w.version.tx != 0);
@@ -1162,20 +1173,9 @@ fn verify_finds_a_stored_code_that_the_chain_does_not_give() {
 
 #[test]
 fn verify_finds_a_certificate_table_that_the_chain_does_not_give() {
-    let mut net = Network::new();
-    mixed_scenario(&mut net);
-    let blocks = net.delivered_blocks();
-    let (store, peer) = net.fresh_peer();
-    let (last, earlier) = blocks.split_last().expect("blocks were cut");
-    for block in earlier {
-        peer.deliver(block).expect("the block is accepted");
-    }
+    let (net, store, mut commit) = all_but_the_last_block();
     // Commit the last block with a certificate no transaction carried: a later transaction naming
     // it by hash would resolve on this store, and on no honest replay.
-    let mut commit = peer
-        .validate(last)
-        .expect("the block is valid")
-        .into_commit();
     let never_signed = net
         .org
         .member("nobody@org1.example", Role::Doctor, serial::SPARE);

@@ -2,6 +2,7 @@
 //! as the issues' runs had (a doctor, 100 patients).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use medledger_contract::ehr::{EhrCall, NewRecord, samples};
 use medledger_node::init::issue_identity;
@@ -50,4 +51,34 @@ pub async fn doctor_with_patients(data: &DataDir) -> (Arc<Node>, Arc<Identity>) 
             .expect("patient");
     }
     (node, doctor)
+}
+
+/// The doctor creates the records `record(id)` for `ids`, at most `in_flight` at a time, each waiting
+/// for its commit; returns each one's latency from request to commit status.
+pub async fn create_records(
+    node: &Arc<Node>,
+    doctor: &Arc<Identity>,
+    ids: std::ops::RangeInclusive<i64>,
+    in_flight: usize,
+    record: fn(i64) -> NewRecord,
+) -> Vec<Duration> {
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(in_flight));
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in ids {
+        let permit = Arc::clone(&semaphore)
+            .acquire_owned()
+            .await
+            .expect("semaphore");
+        let (node, doctor) = (Arc::clone(node), Arc::clone(doctor));
+        tasks.spawn(async move {
+            let call = EhrCall::Create(record(id));
+            let started = Instant::now();
+            node.invoke(&doctor, call.function(), vec![call.encode()])
+                .await
+                .expect("committed");
+            drop(permit);
+            started.elapsed()
+        });
+    }
+    tasks.join_all().await
 }
