@@ -138,9 +138,9 @@ fn an_honest_ledger_verifies_and_every_flipped_copy_of_a_record_is_found_in_its_
         answers
     };
     let honest = answers(&path);
-    // The note is in the block (stored compressed: the read–write set's copy of the proposal's text is
-    // a back-reference, so the text appears once) and in the state (the history points into the
-    // block). A copy in a page that copy-on-write freed is read by nothing.
+    // The note is on disk once, in its block (stored compressed: the read–write set's copy of the
+    // proposal's text is a back-reference); the state and the history point into the block. A copy in
+    // a page that copy-on-write freed is read by nothing.
     let mut caught = 0;
     for at in places {
         let mut damaged = original.clone();
@@ -166,8 +166,8 @@ fn an_honest_ledger_verifies_and_every_flipped_copy_of_a_record_is_found_in_its_
         caught += 1;
     }
     assert!(
-        caught >= 2,
-        "every live copy of the marker (block, state) is caught: {caught}"
+        caught >= 1,
+        "the live copy of the marker (in its block) is caught: {caught}"
     );
     std::fs::write(&path, &original).expect("restore");
     assert_eq!(verify(dir.path()).0, 0);

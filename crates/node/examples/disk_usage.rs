@@ -191,14 +191,19 @@ fn main() {
         }
     });
     let elapsed = started.elapsed();
-    let file_bytes = std::fs::metadata(data.ledger()).expect("ledger").len();
+    let metadata = std::fs::metadata(data.ledger()).expect("ledger");
+    let file_bytes = metadata.len();
+    // What the file occupies (`du`): redb grows a file by doubling it (up to 4 GiB regions), and the
+    // grown tail is a hole until pages are written there.
+    let disk_bytes = std::os::unix::fs::MetadataExt::blocks(&metadata) * 512;
     let store = RedbStore::open(&data.ledger()).expect("open");
     let height = store.height().expect("height");
     let per_note = |bytes: u64| bytes as f64 / notes as f64;
     println!(
-        "{notes} notes, {in_flight} in flight, {height} blocks, {:.1} s; ledger.redb {file_bytes} bytes = {:.0} bytes per note",
+        "{notes} notes, {in_flight} in flight, {height} blocks, {:.1} s; ledger.redb {file_bytes} bytes = {:.0} bytes per note; on disk (du) {disk_bytes} bytes = {:.0} bytes per note",
         elapsed.as_secs_f64(),
-        per_note(file_bytes)
+        per_note(file_bytes),
+        per_note(disk_bytes)
     );
     let report = store.storage_report().expect("report");
     println!(

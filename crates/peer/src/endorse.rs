@@ -167,12 +167,12 @@ impl Peer {
             Ok(config) => {
                 let current = self
                     .store
-                    .get(CONFIG_KEY)
+                    .version(CONFIG_KEY)
                     .map_err(|e| EndorseError::State(e.to_string()))?;
                 let rwset = RwSet {
                     reads: vec![KvRead {
                         key: CONFIG_KEY.into(),
-                        version: current.map(|v| v.version),
+                        version: current,
                     }],
                     writes: vec![KvWrite {
                         key: CONFIG_KEY.into(),

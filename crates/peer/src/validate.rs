@@ -755,9 +755,8 @@ impl<'a> BlockJudge<'a> {
                 Some(v) => Some(*v),
                 None => self
                     .store
-                    .get(&read.key)
-                    .map_err(|e| self.store_error(e))?
-                    .map(|v| v.version),
+                    .version(&read.key)
+                    .map_err(|e| self.store_error(e))?,
             };
             if current != read.version {
                 return Ok(false);

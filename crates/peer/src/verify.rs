@@ -410,11 +410,13 @@ fn compare_state(source: &dyn Store, replay: &dyn Store) -> Result<u64, VerifyEr
     let mut start = String::new();
     let mut count = 0u64;
     loop {
+        // The entries as kept: versions (and short values). A long value is the write of the entry
+        // its version names, in a block the replay has checked; the same version is the same value.
         let stored = source
-            .range(&start, KEY_END, VERIFY_PAGE_COUNT_MAX)
+            .state_entries(&start, KEY_END, VERIFY_PAGE_COUNT_MAX)
             .map_err(other)?;
         let replayed = replay
-            .range(&start, KEY_END, VERIFY_PAGE_COUNT_MAX)
+            .state_entries(&start, KEY_END, VERIFY_PAGE_COUNT_MAX)
             .map_err(other)?;
         for pair in stored
             .iter()

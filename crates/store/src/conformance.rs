@@ -20,7 +20,10 @@ use medledger_types::{
     VersionedValue, codec, limits,
 };
 
-use crate::{BlockCommit, MemoryStore, PAGE_COUNT_MAX, StateWrite, Store, StoreError, TxRecord};
+use crate::{
+    BlockCommit, MemoryStore, PAGE_COUNT_MAX, STATE_INLINE_BYTES_MAX, StateEntry, StateWrite,
+    Store, StoreError, TxRecord,
+};
 
 /// What the suite needs from an implementation besides the [`Store`] itself.
 pub trait Harness {
@@ -108,6 +111,7 @@ macro_rules! conformance_tests {
             key_limits_are_enforced,
             readers_see_whole_blocks,
             history_values_are_the_endorsed_writes,
+            long_values_are_read_from_the_blocks,
             certificates_are_kept_by_hash,
         );
         $crate::conformance_tests!(@harness $make_harness;
@@ -1247,5 +1251,70 @@ pub fn certificates_are_kept_by_hash(store: &dyn Store) -> Result<(), StoreError
     oversize.certificates = vec![vec![0; limits::CERTIFICATE_BYTES_MAX + 1]];
     assert_invalid(store.commit(oversize), "a certificate over the limit");
     assert_eq!(store.certificates(None, 10)?.len(), 2);
+    Ok(())
+}
+
+/// A value longer than [`STATE_INLINE_BYTES_MAX`] is kept in the state as its version only and read
+/// back from its block entry, by `get` and `range` alike, the same as a short one kept inline; the
+/// state entries say which is which, and `version` answers without the value.
+pub fn long_values_are_read_from_the_blocks(store: &dyn Store) -> Result<(), StoreError> {
+    let long = vec![b'n'; STATE_INLINE_BYTES_MAX + 1];
+    let longer = vec![b'm'; 4 * STATE_INLINE_BYTES_MAX];
+    let short = vec![b's'; STATE_INLINE_BYTES_MAX];
+    let mut chain = TestChain::new();
+    store.commit(chain.next_commit(&[TestTx::without_id()]))?;
+    store.commit(chain.next_commit(&[
+        TestTx::valid(1, &[("long/1", &long), ("short/1", &short)]),
+        TestTx::valid(2, &[("long/2", &longer)]),
+    ]))?;
+    store.commit(chain.next_commit(&[TestTx::valid(3, &[("long/1", &longer)])]))?;
+    assert_eq!(store.get("long/1")?, Some(vv(&longer, 2, 0)));
+    assert_eq!(store.get("long/2")?, Some(vv(&longer, 1, 1)));
+    assert_eq!(store.get("short/1")?, Some(vv(&short, 1, 0)));
+    assert_eq!(store.version("long/1")?, Some(v(2, 0)));
+    assert_eq!(store.version("absent")?, None);
+    assert_eq!(
+        store.range("", STATE_END, 10)?,
+        vec![
+            ("long/1".to_owned(), vv(&longer, 2, 0)),
+            ("long/2".to_owned(), vv(&longer, 1, 1)),
+            ("short/1".to_owned(), vv(&short, 1, 0)),
+        ]
+    );
+    assert_eq!(
+        store.state_entries("", STATE_END, 10)?,
+        vec![
+            (
+                "long/1".to_owned(),
+                StateEntry {
+                    version: v(2, 0),
+                    inline: None
+                }
+            ),
+            (
+                "long/2".to_owned(),
+                StateEntry {
+                    version: v(1, 1),
+                    inline: None
+                }
+            ),
+            (
+                "short/1".to_owned(),
+                StateEntry {
+                    version: v(1, 0),
+                    inline: Some(short.clone())
+                }
+            ),
+        ]
+    );
+    assert_eq!(store.state_entries("long/2", "short/1", 10)?.len(), 1);
+    // Read again (a cache may answer): the same.
+    assert_eq!(store.get("long/1")?, Some(vv(&longer, 2, 0)));
+    let history: Vec<Vec<u8>> = store
+        .history("long/1", None, 10)?
+        .into_iter()
+        .map(|entry| entry.value)
+        .collect();
+    assert_eq!(history, vec![long, longer]);
     Ok(())
 }

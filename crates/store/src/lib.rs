@@ -2,10 +2,10 @@
 //! history, the certificates transactions name by hash and the ledger-wide Merkle tree, behind one small
 //! trait, [`Store`].
 //!
-//! Nothing the blocks hold is kept twice but the current world state (read on every endorsement, so it
-//! must not cost a block decode) and one copy of each certificate (read when a transaction names it by
-//! hash). A key's history is a list of versions: its values are read back from the endorsed
-//! read–write sets of the blocks (`Store::history`).
+//! Nothing the blocks hold is kept twice but values no longer than a pointer ([`STATE_INLINE_BYTES_MAX`])
+//! and one copy of each certificate (read when a transaction names it by hash). The world state is each
+//! key's current version, and a key's history its list of versions: the values are read back from the
+//! endorsed read–write sets of the blocks ([`Store::get`], [`Store::history`]).
 //!
 //! A peer hands the store everything it derived from one validated block as a [`BlockCommit`]; the store
 //! checks that the commit agrees with itself and with the chain so far, then writes all of it in one
@@ -36,7 +36,8 @@ pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use redb_store::{
     PageChecksums, REDB_STORE_FORMAT_VERSION, ReadOnlyOpen, RedbOptions, RedbStore,
-    SCRATCH_SYNC_EVERY_BLOCKS, StorageReport, TableUsage,
+    SCRATCH_SYNC_EVERY_BLOCKS, StorageReport, TableUsage, VALUE_CACHE_BYTES_MAX,
+    VALUE_CACHE_COUNT_MAX,
 };
 
 use medledger_types::{
@@ -51,9 +52,33 @@ pub const PAGE_COUNT_MAX: usize = 10_000;
 /// Most state writes one [`BlockCommit`] may carry: every transaction of a full block writing its most.
 pub const COMMIT_WRITES_COUNT_MAX: usize =
     limits::BLOCK_TX_COUNT_MAX * limits::RWSET_WRITES_COUNT_MAX;
-/// Largest stored encoding of a world-state value ([`VersionedValue`]), in bytes: the value, its length
-/// prefix and the version.
-pub const STATE_STORED_BYTES_MAX: usize = limits::VALUE_BYTES_MAX + 4 + 12;
+/// Largest stored encoding of a world-state entry ([`StateEntry`]), in bytes: the version, then an
+/// optional inline value (tag, length prefix, at most [`STATE_INLINE_BYTES_MAX`] bytes).
+pub const STATE_STORED_BYTES_MAX: usize = 12 + 1 + 4 + STATE_INLINE_BYTES_MAX;
+/// Values at most this long are kept in the world state beside their version (a pointer would cost as
+/// much: an index key's empty value, a record id); longer ones are read from the block entry that wrote
+/// them.
+pub const STATE_INLINE_BYTES_MAX: usize = 64;
+
+/// A key's world-state entry as a store keeps it: its current version, and its value if that is at most
+/// [`STATE_INLINE_BYTES_MAX`] long (else the value is the write of the entry the version names).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct StateEntry {
+    pub version: Version,
+    pub inline: Option<Vec<u8>>,
+}
+
+impl StateEntry {
+    /// The entry a store keeps for `value`: the rule every implementation applies, so that `verify` can
+    /// compare two stores' entries.
+    pub fn of(value: &VersionedValue) -> StateEntry {
+        StateEntry {
+            version: value.version,
+            inline: (value.value.len() <= STATE_INLINE_BYTES_MAX).then(|| value.value.clone()),
+        }
+    }
+}
+
 /// Most certificates one [`BlockCommit`] may carry: every transaction of a full block carrying its
 /// creator's and every endorser's whole.
 pub const COMMIT_CERTIFICATES_COUNT_MAX: usize =
@@ -167,9 +192,23 @@ pub trait Store: Send + Sync {
     /// valid: then the valid occurrence replaces it, because that is the one that took effect.
     fn tx_location(&self, tx_id: &TxId) -> Result<Option<TxLocation>, StoreError>;
 
-    /// The current value of `key` and the version that wrote it. [`StoreError::Invalid`] if the key is
-    /// longer than `limits::KEY_BYTES_MAX`.
+    /// The current value of `key` and the version that wrote it (a long value read from that version's
+    /// block entry; one that does not resolve is [`StoreError::Corrupted`]). [`StoreError::Invalid`] if
+    /// the key is longer than `limits::KEY_BYTES_MAX`.
     fn get(&self, key: &str) -> Result<Option<VersionedValue>, StoreError>;
+
+    /// The version that wrote `key`'s current value, without reading the value (the MVCC check).
+    /// [`StoreError::Invalid`] if the key is longer than `limits::KEY_BYTES_MAX`.
+    fn version(&self, key: &str) -> Result<Option<Version>, StoreError>;
+
+    /// The world-state entries as kept (see [`StateEntry`]) of the keys in `[start, end)`, as
+    /// [`Store::range`] pages them, without reading long values (for `verify` to compare stores).
+    fn state_entries(
+        &self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, StateEntry)>, StoreError>;
 
     /// The keys in `[start, end)` with their values, in key (byte) order, at most `min(limit,
     /// PAGE_COUNT_MAX)` of them. Empty if `start >= end`. [`StoreError::Invalid`] if a bound is longer than

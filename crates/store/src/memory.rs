@@ -12,7 +12,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use medledger_types::{Block, Hash, TxId, TxLocation, Version, VersionedValue};
 
 use crate::stored::{CheckedCommit, check_block_bytes, check_key, decode_block, page_count};
-use crate::{BlockCommit, Store, StoreError};
+use crate::{BlockCommit, StateEntry, Store, StoreError};
 
 /// One committed block as kept in memory: the same three items the redb store records.
 #[derive(Debug)]
@@ -175,6 +175,27 @@ impl Store for MemoryStore {
     fn get(&self, key: &str) -> Result<Option<VersionedValue>, StoreError> {
         check_key(key)?;
         Ok(self.read()?.state.get(key).cloned())
+    }
+
+    fn version(&self, key: &str) -> Result<Option<Version>, StoreError> {
+        check_key(key)?;
+        Ok(self.read()?.state.get(key).map(|v| v.version))
+    }
+
+    fn state_entries(
+        &self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, StateEntry)>, StoreError> {
+        Ok(self
+            .range(start, end, limit)?
+            .into_iter()
+            .map(|(key, value)| {
+                let entry = StateEntry::of(&value);
+                (key, entry)
+            })
+            .collect())
     }
 
     fn range(

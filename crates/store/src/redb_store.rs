@@ -8,7 +8,7 @@
 //! | `header_hashes`   | block number `u64`                    | header hash `[u8; 32]`                     |
 //! | `block_checksums` | block number `u64`                    | SHA-256 of the stored block bytes          |
 //! | `tx_index`        | tx id `[u8; 32]`                      | borsh [`TxLocation`] (block, index, code)  |
-//! | `state`           | key, UTF-8 bytes                      | borsh [`VersionedValue`] (value, version)  |
+//! | `state`           | key, UTF-8 bytes                      | borsh `(Version, Option<Vec<u8>>)`: see below |
 //! | `history`         | see below                             | nothing: the key is the pointer            |
 //! |                   | (overwritten versions only)           |                                            |
 //! | `certificates`    | certificate hash `[u8; 32]`           | the certificate's DER                      |
@@ -25,6 +25,11 @@
 //! only the versions that were overwritten: a key's current version is its `state` entry's, so a key
 //! written once (most keys: a record created and never amended, an index key) has no history entry.
 //! `history(key)` is the table's versions of the key followed by the state's.
+//!
+//! A state entry is the key's current version and, for a value of at most
+//! [`STATE_INLINE_BYTES_MAX`](crate::STATE_INLINE_BYTES_MAX) bytes, the value; a longer value is the
+//! write of the block entry the version names, read from there ([`Store::get`]) through a bounded cache
+//! of values by key and version (a version's value never changes, so the cache is never stale).
 //!
 //! A block is stored as its canonical bytes' length (`u32`, little-endian) followed by those bytes
 //! compressed as one LZ4 block (`lz4_flex`, safe and checked decoding). A transaction carries its
@@ -46,6 +51,7 @@
 //! [`CopyOnWriteBackend`](crate::overlay::CopyOnWriteBackend), never on the file.
 //! [`RedbStore::check_page_checksums`] runs redb's page-checksum check the same way.
 
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
@@ -59,7 +65,7 @@ use redb::{
 use crate::overlay::CopyOnWriteBackend;
 
 use crate::stored::{CheckedCommit, check_block_bytes, check_key, decode_block, page_count};
-use crate::{BlockCommit, STATE_STORED_BYTES_MAX, Store, StoreError};
+use crate::{BlockCommit, STATE_STORED_BYTES_MAX, StateEntry, Store, StoreError};
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const HEADER_HASHES: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("header_hashes");
@@ -111,6 +117,37 @@ pub const SCRATCH_SYNC_EVERY_BLOCKS: u64 = 256;
 pub struct RedbStore {
     db: Db,
     scratch: bool,
+    values: ValueCache,
+}
+
+/// Most values [`RedbStore`] keeps read from the blocks, and most bytes they may hold; the cache is
+/// cleared when either is reached.
+pub const VALUE_CACHE_COUNT_MAX: usize = 16 * 1024;
+pub const VALUE_CACHE_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+/// Long state values read from the blocks, by key and version (module doc), and their total bytes.
+#[derive(Debug, Default)]
+struct ValueCache {
+    inner: std::sync::Mutex<(CachedValues, usize)>,
+}
+
+type CachedValues = HashMap<(String, Version), Vec<u8>>;
+
+impl ValueCache {
+    fn get(&self, key: &str, version: Version) -> Option<Vec<u8>> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.0.get(&(key.to_owned(), version)).cloned()
+    }
+
+    fn insert(&self, key: &str, version: Version, value: &[u8]) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.0.len() >= VALUE_CACHE_COUNT_MAX || inner.1 + value.len() > VALUE_CACHE_BYTES_MAX {
+            inner.0.clear();
+            inner.1 = 0;
+        }
+        inner.1 += value.len();
+        inner.0.insert((key.to_owned(), version), value.to_vec());
+    }
 }
 
 /// How the file is held: writable, or read-only (module doc, "Read-only opens").
@@ -205,6 +242,7 @@ impl RedbStore {
             let store = RedbStore {
                 db: Db::Writable(db),
                 scratch: options.scratch,
+                values: ValueCache::default(),
             };
             store.create_tables()?;
             store.check_consistent()?;
@@ -238,7 +276,11 @@ impl RedbStore {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let store = RedbStore { db, scratch: false };
+            let store = RedbStore {
+                db,
+                scratch: false,
+                values: ValueCache::default(),
+            };
             store.check_format()?;
             store.check_consistent()?;
             Ok((store, how))
@@ -513,7 +555,7 @@ fn check_certificate(hash: &Hash, der: &[u8]) -> Result<Vec<u8>, StoreError> {
     Ok(der.to_vec())
 }
 
-fn decode_state(key: &[u8], bytes: &[u8]) -> Result<(String, VersionedValue), StoreError> {
+fn decode_state(key: &[u8], bytes: &[u8]) -> Result<(String, StateEntry), StoreError> {
     let key = String::from_utf8(key.to_vec())
         .map_err(|_| StoreError::corrupted("state key", "not UTF-8"))?;
     if key.len() > limits::KEY_BYTES_MAX {
@@ -522,9 +564,111 @@ fn decode_state(key: &[u8], bytes: &[u8]) -> Result<(String, VersionedValue), St
             format!("{} bytes is over the key limit", key.len()),
         ));
     }
-    let value = codec::decode("state value", bytes, STATE_STORED_BYTES_MAX)
-        .map_err(|e| StoreError::corrupted(format!("state of key {key:?}"), e.to_string()))?;
-    Ok((key, value))
+    let (version, inline): (Version, Option<Vec<u8>>) =
+        codec::decode("state entry", bytes, STATE_STORED_BYTES_MAX)
+            .map_err(|e| StoreError::corrupted(format!("state of key {key:?}"), e.to_string()))?;
+    if inline
+        .as_ref()
+        .is_some_and(|v| v.len() > crate::STATE_INLINE_BYTES_MAX)
+    {
+        return Err(StoreError::corrupted(
+            format!("state of key {key:?}"),
+            "an inline value over the inline limit",
+        ));
+    }
+    Ok((key, StateEntry { version, inline }))
+}
+
+fn encode_state(entry: &StateEntry) -> Vec<u8> {
+    codec::encode(&(entry.version, &entry.inline))
+}
+
+impl RedbStore {
+    /// The values of `entries` (state entries as stored): inline, cached, or read from the blocks.
+    fn resolve_state(
+        &self,
+        entries: Vec<(String, StateEntry)>,
+    ) -> Result<Vec<(String, VersionedValue)>, StoreError> {
+        let mut values: Vec<Option<Vec<u8>>> = entries
+            .iter()
+            .map(|(key, entry)| {
+                entry
+                    .inline
+                    .clone()
+                    .or_else(|| self.values.get(key, entry.version))
+            })
+            .collect();
+        let missing: Vec<usize> = (0..entries.len())
+            .filter(|&i| values[i].is_none())
+            .collect();
+        if !missing.is_empty() {
+            let items: Vec<(&str, Version)> = missing
+                .iter()
+                .map(|&i| (entries[i].0.as_str(), entries[i].1.version))
+                .collect();
+            let resolved = crate::stored::resolve_writes(self, &items)?;
+            for (&i, (_, value)) in missing.iter().zip(resolved) {
+                self.values
+                    .insert(&entries[i].0, entries[i].1.version, &value);
+                values[i] = Some(value);
+            }
+        }
+        Ok(entries
+            .into_iter()
+            .zip(values)
+            .map(|((key, entry), value)| {
+                let value = value.unwrap_or_default();
+                (
+                    key,
+                    VersionedValue {
+                        value,
+                        version: entry.version,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// The stored state entries of the keys in `[start, end)`, at most `page_count(limit)`.
+    fn read_state_entries(
+        &self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, StateEntry)>, StoreError> {
+        check_key(start)?;
+        check_key(end)?;
+        // redb, like BTreeMap, refuses a range whose start is after its end.
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        unpanic("state range", || {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(STATE)?;
+            let mut out = Vec::new();
+            for entry in table
+                .range::<&[u8]>(start.as_bytes()..end.as_bytes())?
+                .take(page_count(limit))
+            {
+                let (key, value) = entry?;
+                out.push(decode_state(key.value(), value.value())?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// The stored state entry of `key`.
+    fn read_state_entry(&self, key: &str) -> Result<Option<StateEntry>, StoreError> {
+        check_key(key)?;
+        unpanic("state read", || {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(STATE)?;
+            let Some(bytes) = table.get(key.as_bytes())? else {
+                return Ok(None);
+            };
+            decode_state(key.as_bytes(), bytes.value()).map(|(_, entry)| Some(entry))
+        })
+    }
 }
 
 impl Store for RedbStore {
@@ -596,7 +740,7 @@ impl Store for RedbStore {
                 let mut state = txn.open_table(STATE)?;
                 let mut overwritten = Vec::new();
                 for (key, value) in &commit.state {
-                    let encoded = codec::encode(value);
+                    let encoded = encode_state(&StateEntry::of(value));
                     if let Some(previous) = state.insert(key.as_bytes(), encoded.as_slice())? {
                         let (_, previous) = decode_state(key.as_bytes(), previous.value())?;
                         overwritten.push((key, previous.version));
@@ -697,15 +841,26 @@ impl Store for RedbStore {
     }
 
     fn get(&self, key: &str) -> Result<Option<VersionedValue>, StoreError> {
-        check_key(key)?;
-        unpanic("state read", || {
-            let txn = self.db.begin_read()?;
-            let table = txn.open_table(STATE)?;
-            let Some(bytes) = table.get(key.as_bytes())? else {
-                return Ok(None);
-            };
-            decode_state(key.as_bytes(), bytes.value()).map(|(_, value)| Some(value))
-        })
+        let Some(entry) = self.read_state_entry(key)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .resolve_state(vec![(key.to_owned(), entry)])?
+            .pop()
+            .map(|(_, value)| value))
+    }
+
+    fn version(&self, key: &str) -> Result<Option<Version>, StoreError> {
+        Ok(self.read_state_entry(key)?.map(|entry| entry.version))
+    }
+
+    fn state_entries(
+        &self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, StateEntry)>, StoreError> {
+        self.read_state_entries(start, end, limit)
     }
 
     fn range(
@@ -714,25 +869,8 @@ impl Store for RedbStore {
         end: &str,
         limit: usize,
     ) -> Result<Vec<(String, VersionedValue)>, StoreError> {
-        check_key(start)?;
-        check_key(end)?;
-        // redb, like BTreeMap, refuses a range whose start is after its end.
-        if start >= end {
-            return Ok(Vec::new());
-        }
-        unpanic("state range", || {
-            let txn = self.db.begin_read()?;
-            let table = txn.open_table(STATE)?;
-            let mut out = Vec::new();
-            for entry in table
-                .range::<&[u8]>(start.as_bytes()..end.as_bytes())?
-                .take(page_count(limit))
-            {
-                let (key, value) = entry?;
-                out.push(decode_state(key.value(), value.value())?);
-            }
-            Ok(out)
-        })
+        let entries = self.read_state_entries(start, end, limit)?;
+        self.resolve_state(entries)
     }
 
     fn history_versions(

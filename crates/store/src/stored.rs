@@ -332,18 +332,39 @@ pub fn entry_rwset(entry: &[u8]) -> Result<(TxId, RwSet), String> {
     ))
 }
 
-/// The history entries of `key` at `versions`: each value read from the endorsed read–write set of its
-/// transaction's entry (a block read once for the consecutive versions it holds).
+/// The history entries of `key` at `versions` ([`resolve_writes`]).
 pub(crate) fn resolve_history<S: Store + ?Sized>(
     store: &S,
     key: &str,
     versions: &[Version],
 ) -> Result<Vec<HistoryEntry>, StoreError> {
-    let mut out = Vec::with_capacity(versions.len());
+    let items: Vec<(&str, Version)> = versions.iter().map(|v| (key, *v)).collect();
+    Ok(resolve_writes(store, &items)?
+        .into_iter()
+        .zip(versions)
+        .map(|((tx_id, value), version)| HistoryEntry {
+            version: *version,
+            tx_id,
+            value,
+        })
+        .collect())
+}
+
+/// For each `(key, version)`, the transaction id and the value that version's block entry wrote under
+/// the key, read from the entry's endorsed read–write set; in the order given. Each block is read once
+/// however many of the items it holds. An item that does not resolve is [`StoreError::Corrupted`].
+pub(crate) fn resolve_writes<S: Store + ?Sized>(
+    store: &S,
+    items: &[(&str, Version)],
+) -> Result<Vec<(TxId, Vec<u8>)>, StoreError> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| items[i].1);
+    let mut out: Vec<Option<(TxId, Vec<u8>)>> = vec![None; items.len()];
     let mut block: Option<Block> = None;
-    for &version in versions {
+    for i in order {
+        let (key, version) = items[i];
         let corrupted = |detail: String| {
-            StoreError::corrupted(format!("history of key {key:?} at {version:?}"), detail)
+            StoreError::corrupted(format!("the value of key {key:?} at {version:?}"), detail)
         };
         if block
             .as_ref()
@@ -367,13 +388,9 @@ pub(crate) fn resolve_history<S: Store + ?Sized>(
             .and_then(|i| rwset.writes.into_iter().nth(i))
             .ok_or_else(|| corrupted("the entry does not write this key".into()))?
             .value;
-        out.push(HistoryEntry {
-            version,
-            tx_id,
-            value,
-        });
+        out[i] = Some((tx_id, value));
     }
-    Ok(out)
+    Ok(out.into_iter().flatten().collect())
 }
 
 /// Checks the certificates (each within `CERTIFICATE_BYTES_MAX`, at most
