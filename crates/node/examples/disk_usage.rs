@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use medledger_contract::ehr::{NewRecord, samples};
+use medledger_contract::ehr::{NewRecord, RecordKind, keys, samples};
 use medledger_node::DataDir;
 use medledger_store::{RedbStore, Store};
 use medledger_types::{Envelope, Proposal, ProposalResponsePayload, codec, limits};
@@ -243,6 +243,23 @@ fn main() {
             )
             .expect("dump");
         }
+    }
+    // What a read of a long state value costs now that it comes from its block: the first read of
+    // each note after opening (nothing cached), then the same notes again (from the value cache).
+    let sample: Vec<String> = (1..=notes)
+        .step_by((notes as usize / 1000).max(1))
+        .map(|id| keys::record(RecordKind::Note, id))
+        .collect();
+    for pass in ["first read", "read again"] {
+        let started = std::time::Instant::now();
+        for key in &sample {
+            assert!(store.get(key).expect("get").is_some());
+        }
+        println!(
+            "{pass} of a note: {:.1} µs each ({} notes)",
+            started.elapsed().as_secs_f64() * 1e6 / sample.len() as f64,
+            sample.len()
+        );
     }
     let e = count_entries(&store);
     println!(
