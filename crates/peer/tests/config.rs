@@ -103,6 +103,15 @@ fn a_revocation_applies_from_the_next_block_and_survives_replay() {
     let report = verify_ledger(net.store.as_ref(), &mut |_, _| {})
         .expect("the replay applies the update too");
     assert_eq!(report.valid_transactions, 4);
+
+    // A peer opened again reads the current configuration back from the block that wrote it (the
+    // state keeps only its version) and still refuses the revoked certificate.
+    let reopened = open_peer(&net.store, &net.peer_member);
+    assert_eq!(reopened.channel().config, net.peer.channel().config);
+    assert!(matches!(
+        reopened.endorse(&net.doctor.propose(&create_patient(6))),
+        Err(medledger_peer::EndorseError::RevokedCertificate)
+    ));
 }
 
 #[test]
