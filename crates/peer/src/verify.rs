@@ -8,7 +8,8 @@
 //! blocks. Then it compares: each recomputed validation code and transaction location with the stored
 //! ones, block by block, and, at the end, every state value, every key's history (the versions it lists:
 //! its values are read from the blocks just replayed), every certificate of the certificate table (from
-//! which transactions naming a certificate by hash were resolved) and every Merkle node.
+//! which transactions naming a certificate by hash were resolved) and every Merkle node above the leaves
+//! (the leaves are the entries' hashes, checked with each block).
 //! The first difference is the answer, naming the block (and the transaction or key) where it is.
 //!
 //! A ledger rewritten as a whole — a new network created in the same directory — is consistent with
@@ -534,7 +535,9 @@ fn compare_merkle(
             tip.frontier.size()
         )));
     }
-    let mut level = 0u8;
+    // From level 1: a leaf is the leaf hash of a stored block's entry (a store may derive it rather
+    // than keep it), and the replay has checked every block's entries against its header.
+    let mut level = 1u8;
     while level < 64 && (size >> level) > 0 {
         for index in 0..(size >> level) {
             let stored = source

@@ -8,7 +8,8 @@
 //! simulator) runs it the same way. [`snapshot`] captures every answer a store gives, so two stores fed
 //! the same commits can be compared.
 //!
-//! The Merkle node hashes the builder makes are synthetic ([`test_merkle_node_hash`]): the store records
+//! The Merkle node hashes the builder makes above the leaves are synthetic ([`test_merkle_node_hash`];
+//! the leaves are the entries' leaf hashes, which a store may derive from the blocks): the store records
 //! nodes, it does not compute them.
 
 use std::collections::BTreeMap;
@@ -309,7 +310,12 @@ impl TestChain {
         let old_size = self.merkle_size;
         let new_size = old_size + entries.len() as u64;
         let mut merkle_nodes = Vec::new();
-        for level in 0..crate::MERKLE_LEVEL_COUNT_MAX {
+        // Leaves are the entries' leaf hashes (a store may derive them); the nodes above are synthetic.
+        for (i, entry) in entries.iter().enumerate() {
+            let leaf = medledger_crypto::merkle::leaf_hash(entry);
+            merkle_nodes.push((0, old_size + i as u64, leaf));
+        }
+        for level in 1..crate::MERKLE_LEVEL_COUNT_MAX {
             for index in (old_size >> level)..(new_size >> level) {
                 merkle_nodes.push((level, index, test_merkle_node_hash(level, index)));
             }
@@ -697,6 +703,9 @@ pub fn inconsistent_commit_is_refused(store: &dyn Store) -> Result<(), StoreErro
         ("merkle node beyond the tree", |c| {
             c.merkle_nodes[0] = (0, 4, Hash::ZERO)
         }),
+        ("merkle leaf that is not its entry's hash", |c| {
+            c.merkle_nodes[0].2 = Hash([3; 32])
+        }),
         ("merkle node at level 64", |c| {
             c.merkle_nodes[0] = (64, 0, Hash::ZERO)
         }),
@@ -995,17 +1004,31 @@ pub fn tx_index_first_occurrence_wins(store: &dyn Store) -> Result<(), StoreErro
 pub fn merkle_nodes_and_size(store: &dyn Store) -> Result<(), StoreError> {
     let mut chain = TestChain::new();
     let mut size = 0u64;
+    let mut leaves = Vec::new();
     for entry_count in [1u64, 0, 3, 4, 9, 1] {
         let txs: Vec<TestTx> = (0..entry_count).map(|_| TestTx::without_id()).collect();
-        store.commit(chain.next_commit(&txs))?;
+        let commit = chain.next_commit(&txs);
+        leaves.extend(
+            commit
+                .block
+                .data
+                .entries
+                .iter()
+                .map(|e| medledger_crypto::merkle::leaf_hash(e)),
+        );
+        store.commit(commit)?;
         size += entry_count;
         assert_eq!(store.merkle_size()?, size);
         for level in 0u8..6 {
             let perfect = size >> level;
             for index in 0..perfect {
+                let expected = match level {
+                    0 => leaves[index as usize],
+                    _ => test_merkle_node_hash(level, index),
+                };
                 assert_eq!(
                     store.merkle_node(level, index)?,
-                    Some(test_merkle_node_hash(level, index)),
+                    Some(expected),
                     "node ({level}, {index}) at size {size}"
                 );
             }

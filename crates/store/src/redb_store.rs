@@ -12,7 +12,8 @@
 //! | `history`         | see below                             | nothing: the key is the pointer            |
 //! |                   | (overwritten versions only)           |                                            |
 //! | `certificates`    | certificate hash `[u8; 32]`           | the certificate's DER                      |
-//! | `merkle_nodes`    | `(level u8, index u64)`               | node hash `[u8; 32]`                       |
+//! | `merkle_nodes`    | `(level u8, index u64)`, level ≥ 1    | node hash `[u8; 32]`                       |
+//! | `leaf_starts`     | first leaf index `u64` of a block     | that block's number `u64`                  |
 //! | `meta`            | `"format"`, `"height"`, `"merkle_size"` | `u64`                                    |
 //!
 //! A history key is `key length (u32, big-endian) ‖ key bytes ‖ block (u64, BE) ‖ tx (u32, BE)`. Keys
@@ -25,6 +26,10 @@
 //! only the versions that were overwritten: a key's current version is its `state` entry's, so a key
 //! written once (most keys: a record created and never amended, an index key) has no history entry.
 //! `history(key)` is the table's versions of the key followed by the state's.
+//!
+//! The ledger-wide tree's leaves (level 0) are not kept: leaf `i` is the leaf hash of an entry the
+//! blocks hold, found through `leaf_starts` (one row per block that has entries) and read from its block.
+//! The commit checks that the leaves it is given are those hashes (`stored::check_leaves`).
 //!
 //! A state entry is the key's current version and, for a value of at most
 //! [`STATE_INLINE_BYTES_MAX`](crate::STATE_INLINE_BYTES_MAX) bytes, the value; a longer value is the
@@ -77,6 +82,7 @@ const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
 const HISTORY: TableDefinition<&[u8], ()> = TableDefinition::new("history");
 const CERTIFICATES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("certificates");
 const MERKLE_NODES: TableDefinition<(u8, u64), &[u8; 32]> = TableDefinition::new("merkle_nodes");
+const LEAF_STARTS: TableDefinition<u64, u64> = TableDefinition::new("leaf_starts");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 const META_FORMAT: &str = "format";
@@ -376,6 +382,7 @@ impl RedbStore {
             txn.open_table(HISTORY)?;
             txn.open_table(CERTIFICATES)?;
             txn.open_table(MERKLE_NODES)?;
+            txn.open_table(LEAF_STARTS)?;
         }
         txn.commit()?;
         Ok(())
@@ -466,6 +473,7 @@ impl RedbStore {
             usage!(HISTORY, "history");
             usage!(CERTIFICATES, "certificates");
             usage!(MERKLE_NODES, "merkle_nodes");
+            usage!(LEAF_STARTS, "leaf_starts");
             usage!(META, "meta");
             let stats = txn.stats()?;
             txn.abort()?;
@@ -763,11 +771,15 @@ impl Store for RedbStore {
                 }
                 drop(certificates);
 
+                // Leaves are derived from the entries (module doc): only where each block's start.
                 let mut nodes = txn.open_table(MERKLE_NODES)?;
-                for (level, index, hash) in &commit.merkle_nodes {
+                for (level, index, hash) in commit.merkle_nodes.iter().filter(|n| n.0 > 0) {
                     nodes.insert((*level, *index), &hash.0)?;
                 }
                 drop(nodes);
+                if commit.entry_count > 0 {
+                    txn.open_table(LEAF_STARTS)?.insert(merkle_size, number)?;
+                }
 
                 meta.insert(META_HEIGHT, number + 1)?;
                 meta.insert(META_MERKLE_SIZE, commit.merkle_size)?;
@@ -971,13 +983,52 @@ impl Store for RedbStore {
     }
 
     fn merkle_node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
-        unpanic("merkle node read", || {
+        if level > 0 {
+            return unpanic("merkle node read", || {
+                let txn = self.db.begin_read()?;
+                Ok(txn
+                    .open_table(MERKLE_NODES)?
+                    .get((level, index))?
+                    .map(|v| Hash(*v.value())))
+            });
+        }
+        // A leaf: the leaf hash of the entry at that position of the ledger.
+        let found = unpanic("leaf position read", || {
             let txn = self.db.begin_read()?;
-            Ok(txn
-                .open_table(MERKLE_NODES)?
-                .get((level, index))?
-                .map(|v| Hash(*v.value())))
-        })
+            if index >= read_meta(&txn.open_table(META)?, META_MERKLE_SIZE)? {
+                return Ok(None);
+            }
+            let starts = txn.open_table(LEAF_STARTS)?;
+            let start = starts.range(..=index)?.next_back().transpose()?;
+            Ok(Some(
+                start.map(|(first, number)| (first.value(), number.value())),
+            ))
+        })?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        let Some((first, number)) = found else {
+            return Err(StoreError::corrupted(
+                "merkle tree",
+                format!("no block holds leaf {index}"),
+            ));
+        };
+        let block = self.block(number)?.ok_or_else(|| {
+            StoreError::corrupted(
+                "merkle tree",
+                format!("block {number} of leaf {index} is missing"),
+            )
+        })?;
+        let entry = usize::try_from(index - first)
+            .ok()
+            .and_then(|i| block.data.entries.get(i))
+            .ok_or_else(|| {
+                StoreError::corrupted(
+                    "merkle tree",
+                    format!("block {number} does not hold leaf {index}"),
+                )
+            })?;
+        Ok(Some(medledger_crypto::merkle::leaf_hash(entry)))
     }
 }
 

@@ -74,6 +74,7 @@ impl CheckedCommit {
         let ArrangedWrites { state, overwritten } = arrange_writes(&block, &txs, writes)?;
         let certificates = arrange_certificates(number, certificates)?;
         let merkle_nodes = arrange_merkle_nodes(number, merkle_size, merkle_nodes)?;
+        check_leaves(&block, merkle_size, &merkle_nodes)?;
         let txs = one_record_per_id(txs);
         let block_bytes = encode_block(&block)?;
         let block_checksum = medledger_crypto::sha256(&block_bytes);
@@ -530,6 +531,42 @@ fn arrange_merkle_nodes(
         .into_iter()
         .map(|((level, index), hash)| (level, index, hash))
         .collect())
+}
+
+/// Checks that the level-0 nodes of this block's leaves are its entries' leaf hashes (a store may derive
+/// them from the entries instead of keeping them). Nodes of earlier leaves are refused later, by
+/// [`CheckedCommit::check_position`].
+fn check_leaves(
+    block: &Block,
+    merkle_size: u64,
+    merkle_nodes: &[(u8, u64, Hash)],
+) -> Result<(), StoreError> {
+    let number = block.header.number;
+    let entries = &block.data.entries;
+    let Some(first) = merkle_size.checked_sub(entries.len() as u64) else {
+        return Err(invalid(
+            number,
+            format!(
+                "merkle size {merkle_size} is less than the block's {} entries",
+                entries.len()
+            ),
+        ));
+    };
+    for &(level, index, hash) in merkle_nodes {
+        if level != 0 || index < first {
+            continue;
+        }
+        let entry = usize::try_from(index - first)
+            .ok()
+            .and_then(|i| entries.get(i));
+        if entry.is_none_or(|entry| medledger_crypto::merkle::leaf_hash(entry) != hash) {
+            return Err(invalid(
+                number,
+                format!("merkle leaf {index} is not its entry's leaf hash"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Keeps one record per transaction id within the block, by the same rule as across blocks
