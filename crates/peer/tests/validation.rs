@@ -318,10 +318,26 @@ fn a_certificate_named_by_hash_is_unknown_until_a_valid_transaction_of_an_earlie
             .expect("the store reads"),
         Some(net.doctor.certificate.clone())
     );
-    // A certificate no transaction carried stays unknown by hash.
+    // A certificate no transaction carried stays unknown by hash, as creator or as endorser.
     let stranger =
         net.endorse_without_checks(&net.second_doctor.propose_by_hash(&create_patient(6)));
-    assert_eq!(net.submit(vec![entry(&stranger)]), [UnknownCertificateHash]);
+    let genuine = net.transaction(&net.doctor, &create_patient(7));
+    let payload = genuine.endorsed.response_payload.clone();
+    let mut unknown_endorser = net.second_peer.endorse_payload(&payload);
+    unknown_endorser.endorser = net.second_peer.by_hash();
+    let by_unknown_endorser = envelope(
+        genuine.proposal.clone(),
+        payload,
+        vec![
+            net.peer_member
+                .endorse_payload(&genuine.endorsed.response_payload),
+            unknown_endorser,
+        ],
+    );
+    assert_eq!(
+        net.submit(vec![entry(&stranger), entry(&by_unknown_endorser)]),
+        [UnknownCertificateHash, UnknownCertificateHash]
+    );
 
     // The history of a record is read back from the blocks: the value each version wrote.
     let history = net
