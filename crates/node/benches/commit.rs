@@ -21,20 +21,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use medledger_contract::ehr::{EhrCall, NewRecord, samples};
-use medledger_node::init::issue_identity;
-use medledger_node::{
-    DataDir, Identity, InitOptions, InitOutcome, Node, NodeOptions, init, now_ms,
-};
-use medledger_types::Role;
+use medledger_node::{DataDir, Identity, Node};
 
-const PATIENTS_COUNT: i64 = 100;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{PATIENTS_COUNT, env_or};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -91,32 +82,7 @@ fn main() {
         .expect("runtime");
 
     runtime.block_on(async {
-        let InitOutcome::Created { admin, ca } =
-            init(&data, &InitOptions::default()).expect("init")
-        else {
-            unreachable!("fresh directory")
-        };
-        let node = Arc::new(Node::start(&data, &NodeOptions::default()).expect("start"));
-        medledger_node::register_first_admin(&node, &admin, "admin@medledger.local")
-            .await
-            .expect("admin");
-        let doctor = Arc::new(
-            issue_identity(&ca, "ana@hospital.cu", Role::Doctor, now_ms() / 1000).expect("doctor"),
-        );
-        let call = EhrCall::Create(NewRecord::Doctor(samples::doctor(
-            10,
-            "ana@hospital.cu",
-            doctor.certificate.clone(),
-        )));
-        node.invoke(&admin, call.function(), vec![call.encode()])
-            .await
-            .expect("doctor");
-        for id in 1..=PATIENTS_COUNT {
-            let call = EhrCall::Create(NewRecord::Patient(samples::patient(id)));
-            node.invoke(&doctor, call.function(), vec![call.encode()])
-                .await
-                .expect("patient");
-        }
+        let (node, doctor) = common::doctor_with_patients(&data).await;
         println!(
             "machine: {} cores; data directory {}",
             std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -140,23 +106,12 @@ fn main() {
         );
 
         // Phase 1: saturation.
-        let semaphore = Arc::new(tokio::sync::Semaphore::new(in_flight));
         let height = node.peer().height();
         let started = Instant::now();
-        let mut tasks = tokio::task::JoinSet::new();
-        for id in 1..=txs {
-            let permit = Arc::clone(&semaphore)
-                .acquire_owned()
-                .await
-                .expect("semaphore");
-            let (node, doctor) = (Arc::clone(&node), Arc::clone(&doctor));
-            tasks.spawn(async move {
-                let latency = create_note(&node, &doctor, id).await;
-                drop(permit);
-                latency
-            });
-        }
-        let latencies: Vec<Duration> = tasks.join_all().await;
+        let latencies = common::create_records(&node, &doctor, 1..=txs, in_flight, |id| {
+            NewRecord::Note(samples::note(id, 1 + id % PATIENTS_COUNT))
+        })
+        .await;
         report(
             "saturation",
             latencies.len(),

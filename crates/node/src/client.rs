@@ -3,7 +3,9 @@
 
 use medledger_crypto::keys::{self, SigningKey};
 use medledger_peer::Endorsed;
-use medledger_types::{Envelope, FORMAT_VERSION, Proposal, SignedProposal, TxId, codec, limits};
+use medledger_types::{
+    Envelope, FORMAT_VERSION, IdentityRef, Proposal, SignedProposal, TxId, codec, limits,
+};
 
 use crate::NodeError;
 use crate::files;
@@ -35,9 +37,12 @@ impl Identity {
         files::write_key(&paths.1, &self.key)
     }
 
-    /// Builds and signs a proposal; the nonce makes every call a distinct transaction.
+    /// Builds and signs a proposal naming its creator as `creator` (this identity's certificate, whole
+    /// or by hash: [`medledger_peer::Peer::identity_ref`]); the nonce makes every call a distinct
+    /// transaction.
     pub fn propose(
         &self,
+        creator: IdentityRef,
         channel: &str,
         contract: &str,
         function: &str,
@@ -50,7 +55,7 @@ impl Identity {
             contract: contract.to_owned(),
             function: function.to_owned(),
             args,
-            creator: self.certificate.clone(),
+            creator,
             nonce: keys::random_bytes(),
             timestamp_ms,
         };

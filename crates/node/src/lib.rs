@@ -198,7 +198,10 @@ impl Node {
             clock.clone(),
         )?);
         let channel = peer.channel();
-        if channel.orderer_key(&orderer_identity.certificate).is_none() {
+        if channel
+            .orderer_key(&medledger_crypto::sha256(&orderer_identity.certificate))
+            .is_none()
+        {
             return Err(NodeError::NotAnOrderer);
         }
         let tip = peer.tip()?;
@@ -405,7 +408,9 @@ impl Node {
         function: &str,
         args: Vec<Vec<u8>>,
     ) -> Result<Committed, InvokeError> {
-        let (tx_id, signed) = identity.propose(&self.channel, contract, function, args, now_ms());
+        let creator = self.peer.identity_ref(&identity.certificate);
+        let (tx_id, signed) =
+            identity.propose(creator, &self.channel, contract, function, args, now_ms());
         self.invoke_proposal(tx_id, signed).await
     }
 
@@ -417,7 +422,15 @@ impl Node {
         function: &str,
         args: Vec<Vec<u8>>,
     ) -> (TxId, medledger_types::SignedProposal) {
-        identity.propose(&self.channel, &self.contract, function, args, now_ms())
+        let creator = self.peer.identity_ref(&identity.certificate);
+        identity.propose(
+            creator,
+            &self.channel,
+            &self.contract,
+            function,
+            args,
+            now_ms(),
+        )
     }
 
     /// Endorses a signed proposal (whose id is `tx_id`), orders it and waits until it commits.
@@ -474,7 +487,15 @@ impl Node {
         function: &str,
         args: Vec<Vec<u8>>,
     ) -> Result<Response, InvokeError> {
-        let (_, signed) = identity.propose(&self.channel, &self.contract, function, args, now_ms());
+        let creator = self.peer.identity_ref(&identity.certificate);
+        let (_, signed) = identity.propose(
+            creator,
+            &self.channel,
+            &self.contract,
+            function,
+            args,
+            now_ms(),
+        );
         let evaluated = self.with_peer(move |peer| peer.evaluate(&signed)).await?;
         Ok(evaluated?.response)
     }

@@ -124,7 +124,8 @@ impl BlockAssembler {
             data: BlockData { entries },
             metadata: BlockMetadata {
                 orderer_signature: OrdererSignature {
-                    orderer: self.identity.certificate.clone(),
+                    // By hash: the certificate itself is in the channel configuration.
+                    orderer: medledger_crypto::sha256(&self.identity.certificate),
                     signature,
                 },
                 validation_codes: Vec::new(),

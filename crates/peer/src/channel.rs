@@ -2,9 +2,13 @@
 //! once (the MSP, the parsed endorsement policy, the orderers' keys) so that validation does not redo it.
 
 use medledger_crypto::keys::PublicKey;
-use medledger_crypto::msp::Msp;
+use medledger_crypto::msp::{Identity, IdentityError, Msp};
 use medledger_crypto::policy::Policy;
-use medledger_types::{Block, ChannelConfig, ConfigUpdate, Role, Signer, codec, limits};
+use medledger_store::{Store, StoreError};
+use medledger_types::{
+    Block, ChannelConfig, ConfigUpdate, Hash, IdentityRef, Role, Signer, ValidationCode, codec,
+    limits,
+};
 
 /// The genesis block or its configuration is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,14 +32,45 @@ pub enum ConfigUpdateError {
     Invalid(String),
 }
 
+/// Why a signer's [`IdentityRef`] does not resolve to a current member.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// Named by a hash that is not in the ledger's certificate table.
+    #[error("no certificate with hash {0} is on the ledger")]
+    UnknownHash(Hash),
+    /// The certificate is not a current member's.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The certificate table could not be read.
+    #[error("the certificate table: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl ResolveError {
+    /// The validation code a transaction gets for it (`None` for a store failure: the block cannot be
+    /// judged).
+    pub fn code(&self) -> Option<ValidationCode> {
+        match self {
+            ResolveError::UnknownHash(_) => Some(ValidationCode::UnknownCertificateHash),
+            ResolveError::Identity(IdentityError::Revoked { .. }) => {
+                Some(ValidationCode::RevokedCertificate)
+            }
+            ResolveError::Identity(IdentityError::Unknown(_)) => {
+                Some(ValidationCode::UnknownCertificate)
+            }
+            ResolveError::Store(_) => None,
+        }
+    }
+}
+
 /// The channel configuration and everything derived from it.
 #[derive(Debug)]
 pub struct ChannelState {
     pub config: ChannelConfig,
     pub msp: Msp,
     pub policy: Policy,
-    /// Each allowed orderer's certificate (DER) and public key.
-    pub orderers: Vec<(Vec<u8>, PublicKey)>,
+    /// Each allowed orderer's certificate hash (what a block's signature names) and public key.
+    pub orderers: Vec<(Hash, PublicKey)>,
 }
 
 impl ChannelState {
@@ -69,7 +104,7 @@ impl ChannelState {
                     reason: format!("role is {}, not orderer", identity.signer.role),
                 });
             }
-            orderers.push((der.clone(), identity.public_key));
+            orderers.push((identity.signer.certificate_hash, identity.public_key));
         }
         if orderers.is_empty() {
             return Err(ChannelError::Config(
@@ -84,12 +119,34 @@ impl ChannelState {
         })
     }
 
-    /// The public key of the orderer whose certificate is `der`, if it is one of the channel's orderers.
-    pub fn orderer_key(&self, der: &[u8]) -> Option<&PublicKey> {
+    /// The public key of the orderer whose certificate hashes to `hash`, if it is one of the channel's
+    /// orderers.
+    pub fn orderer_key(&self, hash: &Hash) -> Option<&PublicKey> {
         self.orderers
             .iter()
-            .find(|(cert, _)| cert.as_slice() == der)
+            .find(|(cert, _)| cert == hash)
             .map(|(_, key)| key)
+    }
+
+    /// Who `identity` is at `at_ms`: a certificate carried whole is judged as it is; one named by hash is
+    /// read from `store`'s certificate table (committed blocks only, so every peer and every replay
+    /// resolves it alike) and then judged the same way — chain, role, validity window, CRLs, through
+    /// the MSP's cache.
+    pub fn resolve_identity(
+        &self,
+        store: &dyn Store,
+        identity: &IdentityRef,
+        at_ms: i64,
+    ) -> Result<Identity, ResolveError> {
+        match identity {
+            IdentityRef::Certificate(der) => Ok(self.msp.validate(der, at_ms)?),
+            IdentityRef::Known(hash) => {
+                let der = store
+                    .certificate(hash)?
+                    .ok_or(ResolveError::UnknownHash(*hash))?;
+                Ok(self.msp.validate(&der, at_ms)?)
+            }
+        }
     }
 
     /// The configuration that `args[0]` (a [`ConfigUpdate`] named by `function`) produces when `creator`

@@ -14,6 +14,7 @@ use medledger_types::{
 };
 
 use crate::Peer;
+use crate::channel::ResolveError;
 use crate::validate::StoreState;
 
 /// A proposal the peer would not run.
@@ -71,7 +72,7 @@ impl Peer {
             response,
             response_payload,
             endorsement: Endorsement {
-                endorser: self.identity.certificate.clone(),
+                endorser: self.identity_ref(&self.identity.certificate),
                 signature,
             },
         })
@@ -107,10 +108,12 @@ impl Peer {
             });
         }
         let creator = channel
-            .msp
-            .validate(&proposal.creator, (self.clock)())
+            .resolve_identity(self.store.as_ref(), &proposal.creator, (self.clock)())
             .map_err(|e| match e {
-                IdentityError::Revoked { .. } => EndorseError::RevokedCertificate,
+                ResolveError::Identity(IdentityError::Revoked { .. }) => {
+                    EndorseError::RevokedCertificate
+                }
+                ResolveError::Store(e) => EndorseError::State(e.to_string()),
                 other => EndorseError::UnknownCertificate(other.to_string()),
             })?;
         self.verified
@@ -165,12 +168,12 @@ impl Peer {
             Ok(config) => {
                 let current = self
                     .store
-                    .get(CONFIG_KEY)
+                    .version(CONFIG_KEY)
                     .map_err(|e| EndorseError::State(e.to_string()))?;
                 let rwset = RwSet {
                     reads: vec![KvRead {
                         key: CONFIG_KEY.into(),
-                        version: current.map(|v| v.version),
+                        version: current,
                     }],
                     writes: vec![KvWrite {
                         key: CONFIG_KEY.into(),

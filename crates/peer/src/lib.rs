@@ -19,7 +19,7 @@ pub mod ledger;
 pub mod validate;
 pub mod verify;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use medledger_contract::runtime::Contract;
@@ -27,7 +27,7 @@ use medledger_crypto::keys::SigningKey;
 use medledger_crypto::merkle::Frontier;
 use medledger_crypto::verified::VerifiedSignatures;
 use medledger_store::{Store, StoreError};
-use medledger_types::{Block, Clock, Hash, TxId, TxLocation, ValidationCode};
+use medledger_types::{Block, Clock, Hash, IdentityRef, TxId, TxLocation, ValidationCode};
 use tokio::sync::oneshot;
 
 pub use channel::ChannelState;
@@ -37,6 +37,9 @@ pub use validate::{BlockError, StoreState, ValidatedBlock};
 
 /// Most transactions that may be awaited at once; beyond it `subscribe` refuses.
 pub const WAITERS_COUNT_MAX: usize = 64 * 1024;
+/// Most certificate hashes [`Peer::identity_ref`] remembers as on the ledger; the set is cleared when
+/// full (a signer then carries its certificate whole once more).
+pub const KNOWN_CERTIFICATES_COUNT_MAX: usize = 10_000;
 
 /// The peer's signing identity.
 pub struct PeerIdentity {
@@ -186,6 +189,9 @@ pub struct Peer {
     verified: Arc<VerifiedSignatures>,
     /// The public half of this peer's endorsing key.
     own_key: medledger_crypto::keys::PublicKey,
+    /// Hashes of certificates in the ledger's certificate table: those it held when the peer opened
+    /// and those committed since (at most [`KNOWN_CERTIFICATES_COUNT_MAX`]).
+    known_certificates: Mutex<HashSet<Hash>>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -242,6 +248,13 @@ impl Peer {
             .ok_or(PeerError::NoGenesis)?
             .header
             .timestamp_ms;
+        // The certificates already on the ledger, up to the set's bound: a restarted peer names them
+        // by hash at once.
+        let known_certificates = store
+            .certificates(None, KNOWN_CERTIFICATES_COUNT_MAX)?
+            .into_iter()
+            .map(|(hash, _)| hash)
+            .collect();
         let frontier =
             Frontier::from_source(store.merkle_size()?, &validate::StoreNodes(store.as_ref()))
                 .map_err(|e| {
@@ -265,6 +278,7 @@ impl Peer {
             clock,
             verified: Arc::new(VerifiedSignatures::default()),
             own_key: identity_key,
+            known_certificates: Mutex::new(known_certificates),
         })
     }
 
@@ -272,6 +286,37 @@ impl Peer {
     /// signatures are known too).
     pub fn verified_signatures(&self) -> Arc<VerifiedSignatures> {
         Arc::clone(&self.verified)
+    }
+
+    /// How a transaction should name the certificate `der`: by hash if this peer knows it is committed
+    /// (so every validator can resolve it), else whole. Reads no store: it may run on an async worker.
+    /// A certificate carried whole again (one the bounded set forgot) is harmless.
+    pub fn identity_ref(&self, der: &[u8]) -> IdentityRef {
+        let hash = medledger_crypto::sha256(der);
+        let known = self
+            .known_certificates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&hash);
+        if known {
+            IdentityRef::Known(hash)
+        } else {
+            IdentityRef::Certificate(der.to_vec())
+        }
+    }
+
+    /// Remembers certificates a committed block put on the ledger (see [`Peer::identity_ref`]).
+    fn remember_certificates(&self, hashes: &[Hash]) {
+        let mut known = self
+            .known_certificates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for hash in hashes {
+            if known.len() >= KNOWN_CERTIFICATES_COUNT_MAX {
+                known.clear();
+            }
+            known.insert(*hash);
+        }
     }
 
     /// Validates and commits the genesis block into an empty store.
@@ -352,8 +397,10 @@ impl Peer {
                 Some((*o, medledger_crypto::sha256(entry)))
             })
             .collect();
+        let certificates = validated.certificate_hashes().to_vec();
         let (commit, new_channel) = validated.into_parts();
         self.store.commit(commit)?;
+        self.remember_certificates(&certificates);
         *tip = new_tip;
         if let Some(channel) = new_channel {
             *self.channel.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(channel);

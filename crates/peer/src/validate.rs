@@ -8,8 +8,10 @@
 //!
 //! 1. `malformed_envelope`: it does not decode, breaks a limit, or its parts disagree (tx id, versions).
 //! 2. `wrong_channel`: the proposal names another channel or contract.
-//! 3. `unknown_certificate` / `revoked_certificate`: the creator's or an endorser's certificate does not
-//!    chain to a member root (judged at the block's timestamp), or is on its org's CRL.
+//! 3. `unknown_certificate_hash` / `unknown_certificate` / `revoked_certificate`: the creator or an
+//!    endorser is named by a hash that no valid transaction of an earlier block carried whole; or the
+//!    certificate does not chain to a member root (judged at the block's timestamp), or is on its org's
+//!    CRL.
 //! 4. `bad_signature`: the creator's or an endorser's signature does not verify. All signatures of a block
 //!    are batch-verified on two threads; only a failing batch is re-checked one by one.
 //! 5. `endorsement_policy_failure`: the distinct endorsers do not satisfy the channel's policy.
@@ -25,7 +27,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use medledger_contract::runtime::{StateError, StateReader};
 use medledger_crypto::keys::{self, PublicKey};
 use medledger_crypto::merkle::{self, Frontier, NodeSource};
-use medledger_crypto::msp::IdentityError;
 use medledger_crypto::verified::VerifiedSignatures;
 use medledger_store::{BlockCommit, StateWrite, Store, StoreError, TxRecord};
 use medledger_types::{
@@ -34,7 +35,7 @@ use medledger_types::{
     Signer, TxId, ValidationCode, Version, VersionedValue, codec, limits,
 };
 
-use crate::channel::{ChannelError, ChannelState};
+use crate::channel::{ChannelError, ChannelState, ResolveError};
 use crate::{Tip, TxStatus};
 
 /// A block that is not the next valid link of the chain.
@@ -96,6 +97,8 @@ pub struct ValidatedBlock {
     occurrences: Vec<TxStatus>,
     /// The channel as a configuration update in this block leaves it, for the blocks after it.
     new_channel: Option<ChannelState>,
+    /// SHA-256 of each certificate the block's valid transactions carried whole.
+    certificate_hashes: Vec<Hash>,
 }
 
 impl ValidatedBlock {
@@ -104,12 +107,15 @@ impl ValidatedBlock {
         let mut block = block.clone();
         block.metadata.validation_codes = verdicts.codes;
         let merkle_size = block.header.ledger_size;
+        let (certificate_hashes, certificates) = verdicts.certificates.into_iter().unzip();
         ValidatedBlock {
+            certificate_hashes,
             commit: BlockCommit {
                 block,
                 header_hash: linked.tip_after.last_hash,
                 txs: verdicts.txs,
                 writes: verdicts.writes,
+                certificates,
                 merkle_nodes: linked.merkle_nodes,
                 merkle_size,
             },
@@ -141,6 +147,12 @@ impl ValidatedBlock {
     /// invalid copies included (the waiters of [`crate::Peer::commit`] tell them apart).
     pub fn occurrences(&self) -> &[TxStatus] {
         &self.occurrences
+    }
+
+    /// SHA-256 of each certificate the block's valid transactions carried whole: from the next block
+    /// on, transactions may name them by hash.
+    pub fn certificate_hashes(&self) -> &[Hash] {
+        &self.certificate_hashes
     }
 
     /// The channel after this block, if a configuration update in it changed the channel.
@@ -222,7 +234,7 @@ struct Linked {
 fn check_link(
     tip: &Tip,
     block: &Block,
-    orderer_key: impl FnOnce(&[u8]) -> Option<PublicKey>,
+    orderer_key: impl FnOnce(&Hash) -> Option<PublicKey>,
     known: &VerifiedSignatures,
 ) -> Result<Linked, BlockError> {
     check_follows_tip(tip, &block.header)?;
@@ -302,7 +314,7 @@ fn check_not_before_tip(tip: &Tip, header: &BlockHeader) -> Result<(), BlockErro
 /// header hash it signed.
 fn check_orderer_signature(
     block: &Block,
-    orderer_key: impl FnOnce(&[u8]) -> Option<PublicKey>,
+    orderer_key: impl FnOnce(&Hash) -> Option<PublicKey>,
     known: &VerifiedSignatures,
 ) -> Result<Hash, BlockError> {
     let number = block.header.number;
@@ -356,7 +368,7 @@ pub(crate) fn validate_genesis(
     let linked = check_link(
         tip,
         block,
-        |der| channel.orderer_key(der).copied(),
+        |hash| channel.orderer_key(hash).copied(),
         &VerifiedSignatures::new(0),
     )?;
     // The configuration entry is valid and writes nothing: the channel is read from the block itself.
@@ -404,13 +416,9 @@ struct ReadyEntry {
     rwset: RwSet,
     /// For a configuration update: who proposed it, and the proposal, to recompute what it must write.
     config: Option<(Signer, Proposal)>,
-}
-
-fn identity_code(e: &IdentityError) -> ValidationCode {
-    match e {
-        IdentityError::Revoked { .. } => ValidationCode::RevokedCertificate,
-        _ => ValidationCode::UnknownCertificate,
-    }
+    /// The certificates the entry carries whole (creator's, endorsers'), with their hashes: if it is
+    /// valid, the ledger keeps them, and later transactions may name them by hash.
+    carried: Vec<(Hash, Vec<u8>)>,
 }
 
 fn rwset_within_limits(rwset: &RwSet) -> bool {
@@ -434,7 +442,13 @@ fn rwset_within_limits(rwset: &RwSet) -> bool {
         && sorted_unique(rwset.writes.iter().map(|w| &w.key))
 }
 
-fn prepare(channel: &ChannelState, entry: &[u8], at_ms: i64) -> Prepared {
+/// Checks 1–3 of one entry. `Err` only if the certificate table cannot be read.
+fn prepare(
+    channel: &ChannelState,
+    store: &dyn Store,
+    entry: &[u8],
+    at_ms: i64,
+) -> Result<Prepared, StoreError> {
     use ValidationCode::*;
     let undecodable = Prepared::Failed {
         tx_id: None,
@@ -442,19 +456,21 @@ fn prepare(channel: &ChannelState, entry: &[u8], at_ms: i64) -> Prepared {
     };
     let Ok(envelope) = codec::decode::<Envelope>("envelope", entry, limits::ENVELOPE_BYTES_MAX)
     else {
-        return undecodable;
+        return Ok(undecodable);
     };
     let Ok(proposal) = codec::decode::<Proposal>(
         "proposal",
         &envelope.proposal.proposal,
         limits::PROPOSAL_BYTES_MAX,
     ) else {
-        return undecodable;
+        return Ok(undecodable);
     };
     let tx_id = medledger_crypto::tx_id(&envelope.proposal.proposal);
-    let failed = |code| Prepared::Failed {
-        tx_id: Some(tx_id),
-        code,
+    let failed = |code| {
+        Ok(Prepared::Failed {
+            tx_id: Some(tx_id),
+            code,
+        })
     };
     let payload = codec::decode::<ProposalResponsePayload>(
         "response payload",
@@ -488,15 +504,20 @@ fn prepare(channel: &ChannelState, entry: &[u8], at_ms: i64) -> Prepared {
     {
         return failed(BadConfigUpdate);
     }
-    let creator = match channel.msp.validate(&proposal.creator, at_ms) {
+    let resolve = |identity| match channel.resolve_identity(store, identity, at_ms) {
+        Ok(identity) => Ok(Ok(identity)),
+        Err(ResolveError::Store(e)) => Err(e),
+        Err(e) => Ok(Err(e.code().unwrap_or(UnknownCertificate))),
+    };
+    let creator = match resolve(&proposal.creator)? {
         Ok(identity) => identity,
-        Err(e) => return failed(identity_code(&e)),
+        Err(code) => return failed(code),
     };
     let mut endorser_keys = Vec::with_capacity(envelope.endorsements.len());
     let mut endorsers: Vec<(String, medledger_types::Role)> = Vec::new();
     let mut seen = HashSet::new();
     for endorsement in &envelope.endorsements {
-        match channel.msp.validate(&endorsement.endorser, at_ms) {
+        match resolve(&endorsement.endorser)? {
             Ok(identity) => {
                 endorser_keys.push(identity.public_key);
                 // The same endorser twice counts once toward the policy, even under two certificates.
@@ -504,12 +525,18 @@ fn prepare(channel: &ChannelState, entry: &[u8], at_ms: i64) -> Prepared {
                     endorsers.push((identity.signer.org.clone(), identity.signer.role));
                 }
             }
-            Err(e) => return failed(identity_code(&e)),
+            Err(code) => return failed(code),
         }
     }
+    // Every certificate above validated, so each one carried whole hashes to its signer's hash.
+    let carried = std::iter::once(&proposal.creator)
+        .chain(envelope.endorsements.iter().map(|e| &e.endorser))
+        .filter_map(|identity| identity.certificate())
+        .map(|der| (medledger_crypto::sha256(der), der.to_vec()))
+        .collect();
     let signers: Vec<(&str, medledger_types::Role)> =
         endorsers.iter().map(|(o, r)| (o.as_str(), *r)).collect();
-    Prepared::Ready(ReadyEntry {
+    Ok(Prepared::Ready(ReadyEntry {
         tx_id,
         policy_met: channel.policy.is_satisfied_by(&signers),
         refused: payload.response.status != ResponseStatus::Ok,
@@ -518,7 +545,8 @@ fn prepare(channel: &ChannelState, entry: &[u8], at_ms: i64) -> Prepared {
         creator_key: creator.public_key,
         endorser_keys,
         config: is_config.then_some((creator.signer, proposal)),
-    })
+        carried,
+    }))
 }
 
 /// The signatures one prepared entry carries: (message, signature, key).
@@ -594,14 +622,18 @@ pub(crate) fn validate_block(
     block: &Block,
     known: &VerifiedSignatures,
 ) -> Result<ValidatedBlock, BlockError> {
-    let linked = check_link(tip, block, |der| channel.orderer_key(der).copied(), known)?;
+    let linked = check_link(tip, block, |hash| channel.orderer_key(hash).copied(), known)?;
     let at_ms = block.header.timestamp_ms;
     let prepared: Vec<Prepared> = block
         .data
         .entries
         .iter()
-        .map(|entry| prepare(channel, entry, at_ms))
-        .collect();
+        .map(|entry| prepare(channel, store, entry, at_ms))
+        .collect::<Result<_, _>>()
+        .map_err(|e| BlockError::Store {
+            number: block.header.number,
+            detail: e.to_string(),
+        })?;
     let signatures_ok = check_signatures(&prepared, known);
     let mut judge = BlockJudge::new(channel, store, &block.header);
     for (index, (entry, signature_ok)) in prepared.iter().zip(signatures_ok).enumerate() {
@@ -625,6 +657,8 @@ struct Verdicts {
     occurrences: Vec<TxStatus>,
     /// The channel as a valid configuration update leaves it.
     new_channel: Option<ChannelState>,
+    /// The certificates valid transactions carried whole, by hash, each once.
+    certificates: BTreeMap<Hash, Vec<u8>>,
 }
 
 /// Judges a block's entries one after the other: what judging an entry needs to know of the entries
@@ -742,9 +776,8 @@ impl<'a> BlockJudge<'a> {
                 Some(v) => Some(*v),
                 None => self
                     .store
-                    .get(&read.key)
-                    .map_err(|e| self.store_error(e))?
-                    .map(|v| v.version),
+                    .version(&read.key)
+                    .map_err(|e| self.store_error(e))?,
             };
             if current != read.version {
                 return Ok(false);
@@ -824,6 +857,12 @@ impl<'a> BlockJudge<'a> {
                 version,
                 tx_id: ready.tx_id,
             });
+        }
+        for (hash, der) in &ready.carried {
+            self.verdicts
+                .certificates
+                .entry(*hash)
+                .or_insert_with(|| der.clone());
         }
     }
 

@@ -6,7 +6,10 @@
 //! fresh store (in memory, or on disk with [`verify_ledger_into`] so that a ledger of millions of
 //! transactions verifies in bounded memory), so the replay uses exactly the code that committed the
 //! blocks. Then it compares: each recomputed validation code and transaction location with the stored
-//! ones, block by block, and, at the end, every state value, every key's history and every Merkle node.
+//! ones, block by block, and, at the end, every state value, every key's history (the versions it lists:
+//! its values are read from the blocks just replayed), every certificate of the certificate table (from
+//! which transactions naming a certificate by hash were resolved) and every Merkle node above the leaves
+//! (the leaves are the entries' hashes, checked with each block).
 //! The first difference is the answer, naming the block (and the transaction or key) where it is.
 //!
 //! A ledger rewritten as a whole — a new network created in the same directory — is consistent with
@@ -165,6 +168,7 @@ pub fn verify_ledger_into(
         });
     }
     let state_keys = compare_state(source, replay.store)?;
+    compare_certificates(source, replay.store)?;
     compare_merkle(source, replay.store, &replay.tip, height - 1)?;
     if let Some(checkpoint) = &checkpoint {
         let root = merkle::root_at(&StoreNodes(replay.store), checkpoint.tree_size)
@@ -415,11 +419,13 @@ fn compare_state(source: &dyn Store, replay: &dyn Store) -> Result<u64, VerifyEr
     let mut start = String::new();
     let mut count = 0u64;
     loop {
+        // The entries as kept: versions (and short values). A long value is the write of the entry
+        // its version names, in a block the replay has checked; the same version is the same value.
         let stored = source
-            .range(&start, KEY_END, VERIFY_PAGE_COUNT_MAX)
+            .state_entries(&start, KEY_END, VERIFY_PAGE_COUNT_MAX)
             .map_err(other)?;
         let replayed = replay
-            .range(&start, KEY_END, VERIFY_PAGE_COUNT_MAX)
+            .state_entries(&start, KEY_END, VERIFY_PAGE_COUNT_MAX)
             .map_err(other)?;
         for pair in stored
             .iter()
@@ -449,11 +455,12 @@ fn compare_state(source: &dyn Store, replay: &dyn Store) -> Result<u64, VerifyEr
                     reason: "the stored value or version differs from the replayed chain".into(),
                 });
             }
+            // History entries are pointers into the blocks: the same versions mean the same values.
             let stored_history = source
-                .history(stored_key, None, usize::MAX)
+                .history_versions(stored_key, None, usize::MAX)
                 .map_err(other)?;
             let replayed_history = replay
-                .history(stored_key, None, usize::MAX)
+                .history_versions(stored_key, None, usize::MAX)
                 .map_err(other)?;
             if stored_history != replayed_history {
                 return Err(VerifyError::State {
@@ -489,6 +496,39 @@ fn compare_state(source: &dyn Store, replay: &dyn Store) -> Result<u64, VerifyEr
     }
 }
 
+/// The stored certificate table must be the replay's: the certificates the chain's valid transactions
+/// carried whole, no more, no fewer.
+fn compare_certificates(source: &dyn Store, replay: &dyn Store) -> Result<(), VerifyError> {
+    let other =
+        |e: medledger_store::StoreError| VerifyError::Other(format!("reading certificates: {e}"));
+    let mut after = None;
+    loop {
+        let stored = source
+            .certificates(after, VERIFY_PAGE_COUNT_MAX)
+            .map_err(other)?;
+        let replayed = replay
+            .certificates(after, VERIFY_PAGE_COUNT_MAX)
+            .map_err(other)?;
+        if stored != replayed {
+            let first = stored
+                .iter()
+                .zip(&replayed)
+                .find(|(s, r)| s != r)
+                .map(|(s, r)| s.0.min(r.0))
+                .or_else(|| stored.get(replayed.len()).map(|s| s.0))
+                .or_else(|| replayed.get(stored.len()).map(|r| r.0));
+            return Err(VerifyError::Other(format!(
+                "the certificate table differs from the replayed chain (at certificate {})",
+                first.map_or_else(|| "?".to_owned(), |h| h.to_hex())
+            )));
+        }
+        match stored.last() {
+            Some((hash, _)) if stored.len() == VERIFY_PAGE_COUNT_MAX => after = Some(*hash),
+            _ => return Ok(()),
+        }
+    }
+}
+
 fn compare_merkle(
     source: &dyn Store,
     replay: &dyn Store,
@@ -503,7 +543,9 @@ fn compare_merkle(
             tip.frontier.size()
         )));
     }
-    let mut level = 0u8;
+    // From level 1: a leaf is the leaf hash of a stored block's entry (a store may derive it rather
+    // than keep it), and the replay has checked every block's entries against its header.
+    let mut level = 1u8;
     while level < 64 && (size >> level) > 0 {
         for index in 0..(size >> level) {
             let stored = source

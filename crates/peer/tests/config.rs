@@ -8,8 +8,9 @@ use harness::*;
 use medledger_peer::verify::verify_ledger;
 use medledger_types::ValidationCode::*;
 use medledger_types::{
-    CONFIG_CONTRACT, CONFIG_KEY, ChannelConfig, ConfigUpdate, FORMAT_VERSION, KvRead, KvWrite,
-    Proposal, ProposalResponsePayload, Response, ResponseStatus, RwSet, SignedProposal, codec,
+    CONFIG_CONTRACT, CONFIG_KEY, ChannelConfig, ConfigUpdate, FORMAT_VERSION, IdentityRef, KvRead,
+    KvWrite, Proposal, ProposalResponsePayload, Response, ResponseStatus, RwSet, SignedProposal,
+    codec,
 };
 
 /// `who` proposes a configuration update.
@@ -20,7 +21,7 @@ fn propose_update(who: &Member, update: &ConfigUpdate) -> SignedProposal {
         contract: CONFIG_CONTRACT.into(),
         function: update.function().into(),
         args: vec![codec::encode(update)],
-        creator: who.certificate.clone(),
+        creator: IdentityRef::Certificate(who.certificate.clone()),
         nonce: medledger_crypto::keys::random_bytes(),
         timestamp_ms: NOW_MS,
     };
@@ -102,6 +103,34 @@ fn a_revocation_applies_from_the_next_block_and_survives_replay() {
     let report = verify_ledger(net.store.as_ref(), &mut |_, _| {})
         .expect("the replay applies the update too");
     assert_eq!(report.valid_transactions, 4);
+
+    // A peer opened again reads the current configuration back from the block that wrote it (the
+    // state keeps only its version) and still refuses the revoked certificate.
+    let reopened = open_peer(&net.store, &net.peer_member);
+    assert_eq!(reopened.channel().config, net.peer.channel().config);
+    assert!(matches!(
+        reopened.endorse(&net.doctor.propose(&create_patient(6))),
+        Err(medledger_peer::EndorseError::RevokedCertificate)
+    ));
+}
+
+#[test]
+fn a_revoked_certificate_named_by_hash_is_refused() {
+    let mut net = Network::new();
+    let whole = net.transaction(&net.doctor, &create_patient(1));
+    assert_eq!(net.submit(vec![whole.entry()]), [Valid]);
+    let before = net.transaction_of(net.doctor.propose_by_hash(&create_patient(2)));
+    let after = net.transaction_of(net.doctor.propose_by_hash(&create_patient(3)));
+    let update = endorsed_update(&net, &net.admin, &revoke(&net, &[serial::DOCTOR]));
+    assert_eq!(net.submit(vec![update, before.entry()]), [Valid, Valid]);
+    assert_eq!(net.submit(vec![after.entry()]), [RevokedCertificate]);
+    assert!(matches!(
+        net.peer
+            .endorse(&net.doctor.propose_by_hash(&create_patient(4))),
+        Err(medledger_peer::EndorseError::RevokedCertificate)
+    ));
+    let report = verify_ledger(net.store.as_ref(), &mut |_, _| {}).expect("the ledger verifies");
+    assert_eq!(report.valid_transactions, 3);
 }
 
 #[test]

@@ -18,8 +18,8 @@ use medledger_peer::{
 use medledger_store::Store;
 use medledger_types::ValidationCode::{self, *};
 use medledger_types::{
-    Envelope, Hash, KvWrite, ProposalResponsePayload, Response, ResponseStatus, Role, RwSet,
-    TxLocation, Version, codec,
+    Envelope, FORMAT_VERSION, Hash, IdentityRef, KvWrite, ProposalResponsePayload, Response,
+    ResponseStatus, Role, RwSet, TxLocation, Version, codec,
 };
 use tokio::sync::oneshot::error::TryRecvError;
 
@@ -119,9 +119,9 @@ fn malformed_envelopes_are_recorded_and_change_nothing() {
                 vec![net.peer_member.endorse_payload(b"not a payload")],
             )),
         ),
-        ("an envelope of format version 2", {
+        ("an envelope of the next format version", {
             let mut envelope = first.envelope.clone();
-            envelope.format_version = 2;
+            envelope.format_version = FORMAT_VERSION + 1;
             entry(&envelope)
         }),
     ];
@@ -258,6 +258,111 @@ fn certificates_are_judged_at_the_block_time_not_at_endorsement() {
 
     assert_eq!(net.deliver(&block), [UnknownCertificate, Valid]);
     assert_eq!(net.state(&patient_key(1)), None);
+}
+
+#[test]
+fn a_certificate_named_by_hash_is_unknown_until_a_valid_transaction_of_an_earlier_block_carried_it()
+{
+    let mut net = Network::new();
+    let first = net.doctor.propose_by_hash(&create_patient(1));
+    assert!(matches!(
+        net.peer.endorse(&first),
+        Err(EndorseError::UnknownCertificate(_))
+    ));
+    assert_eq!(
+        net.peer.identity_ref(&net.doctor.certificate),
+        IdentityRef::Certificate(net.doctor.certificate.clone()),
+        "a client carries a certificate the peer has not seen committed"
+    );
+    let early = net.endorse_without_checks(&first);
+    // Carried whole by an invalid transaction: not on the ledger.
+    let mut forged = net.transaction(&net.doctor, &create_patient(2)).envelope;
+    flip(&mut forged.proposal.signature);
+    let whole = net.transaction(&net.doctor, &create_patient(3));
+    // Named by hash in the block that carries it whole: only committed blocks count.
+    let same_block = net.endorse_without_checks(&net.doctor.propose_by_hash(&create_patient(4)));
+
+    assert_eq!(
+        net.submit(vec![
+            entry(&early),
+            entry(&forged),
+            whole.entry(),
+            entry(&same_block)
+        ]),
+        [
+            UnknownCertificateHash,
+            BadSignature,
+            Valid,
+            UnknownCertificateHash
+        ]
+    );
+    assert_eq!(net.state(&patient_key(1)), None);
+
+    // From the next block on, the hash resolves for endorsement and validation alike; the peer now
+    // names itself by hash in its endorsements too.
+    let doctor_hash = medledger_crypto::sha256(&net.doctor.certificate);
+    assert_eq!(
+        net.peer.identity_ref(&net.doctor.certificate),
+        IdentityRef::Known(doctor_hash)
+    );
+    let by_hash = net.transaction_of(net.doctor.propose_by_hash(&create_patient(5)));
+    assert_eq!(
+        by_hash.envelope.endorsements[0].endorser,
+        IdentityRef::Known(medledger_crypto::sha256(&net.peer_member.certificate))
+    );
+    assert_eq!(net.submit(vec![by_hash.entry()]), [Valid]);
+    assert!(net.state(&patient_key(5)).is_some());
+    assert_eq!(
+        net.store
+            .certificate(&doctor_hash)
+            .expect("the store reads"),
+        Some(net.doctor.certificate.clone())
+    );
+    // A certificate no transaction carried stays unknown by hash, as creator or as endorser.
+    let stranger =
+        net.endorse_without_checks(&net.second_doctor.propose_by_hash(&create_patient(6)));
+    let genuine = net.transaction(&net.doctor, &create_patient(7));
+    let payload = genuine.endorsed.response_payload.clone();
+    let mut unknown_endorser = net.second_peer.endorse_payload(&payload);
+    unknown_endorser.endorser = net.second_peer.by_hash();
+    let by_unknown_endorser = envelope(
+        genuine.proposal.clone(),
+        payload,
+        vec![
+            net.peer_member
+                .endorse_payload(&genuine.endorsed.response_payload),
+            unknown_endorser,
+        ],
+    );
+    assert_eq!(
+        net.submit(vec![entry(&stranger), entry(&by_unknown_endorser)]),
+        [UnknownCertificateHash, UnknownCertificateHash]
+    );
+
+    // The history of a record is read back from the blocks: the value each version wrote.
+    let history = net
+        .store
+        .history(&patient_key(5), None, 10)
+        .expect("the store reads");
+    let current = net.state(&patient_key(5)).expect("written");
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].value, current.value);
+    assert_eq!(history[0].version, current.version);
+    assert_eq!(history[0].tx_id, by_hash.tx_id);
+
+    // The replay resolves the references from the ledger alone.
+    let report = verify_ledger(net.store.as_ref(), &mut |_, _| {}).expect("the ledger verifies");
+    assert_eq!(report.valid_transactions, 2);
+    // A peer opened again over the store names the certificates on it by hash at once.
+    let reopened = open_peer(&net.store, &net.peer_member);
+    assert_eq!(
+        reopened.identity_ref(&net.doctor.certificate),
+        IdentityRef::Known(doctor_hash)
+    );
+    assert_eq!(
+        reopened.identity_ref(&net.second_doctor.certificate),
+        IdentityRef::Certificate(net.second_doctor.certificate.clone())
+    );
 }
 
 #[test]
@@ -751,7 +856,8 @@ fn a_block_not_signed_by_the_channel_orderer_is_refused() {
     // The orderer's certificate, someone else's signature.
     let mut wrong_key = genuine.clone();
     sign_block(&mut wrong_key, &net.doctor);
-    wrong_key.metadata.orderer_signature.orderer = net.orderer.certificate.clone();
+    wrong_key.metadata.orderer_signature.orderer =
+        medledger_crypto::sha256(&net.orderer.certificate);
     assert_refused(&net, &wrong_key, BlockError::OrdererSignature { number: 1 });
 
     // A header changed after the orderer signed it.
@@ -847,7 +953,7 @@ fn an_empty_block_is_refused() {
 fn a_block_of_an_unknown_format_version_is_refused() {
     let mut net = Network::new();
     let mut block = next_block(&mut net, 1);
-    block.header.format_version = 2;
+    block.header.format_version = FORMAT_VERSION + 1;
     net.resign(&mut block);
 
     assert_refused(
@@ -855,7 +961,7 @@ fn a_block_of_an_unknown_format_version_is_refused() {
         &block,
         BlockError::FormatVersion {
             number: 1,
-            version: 2,
+            version: FORMAT_VERSION + 1,
         },
     );
 }
@@ -1066,8 +1172,13 @@ fn a_second_peer_fed_the_same_blocks_reaches_the_same_verdicts() {
     );
 }
 
-#[test]
-fn verify_finds_a_stored_code_that_the_chain_does_not_give() {
+/// The mixed scenario replayed into a fresh store but for its last block, which is returned validated
+/// and not committed, for a test to commit it altered.
+fn all_but_the_last_block() -> (
+    Network,
+    std::sync::Arc<medledger_store::MemoryStore>,
+    medledger_store::BlockCommit,
+) {
     let mut net = Network::new();
     mixed_scenario(&mut net);
     let blocks = net.delivered_blocks();
@@ -1076,11 +1187,17 @@ fn verify_finds_a_stored_code_that_the_chain_does_not_give() {
     for block in earlier {
         peer.deliver(block).expect("the block is accepted");
     }
-    // Commit the last block with its first transaction recorded as a conflict instead of valid.
-    let mut commit = peer
+    let commit = peer
         .validate(last)
         .expect("the block is valid")
         .into_commit();
+    (net, store, commit)
+}
+
+#[test]
+fn verify_finds_a_stored_code_that_the_chain_does_not_give() {
+    let (_net, store, mut commit) = all_but_the_last_block();
+    // Commit the last block with its first transaction recorded as a conflict instead of valid.
     commit.block.metadata.validation_codes[0] = MvccReadConflict;
     commit.txs[0].code = MvccReadConflict;
     commit.writes.retain(|w| w.version.tx != 0);
@@ -1091,6 +1208,26 @@ fn verify_finds_a_stored_code_that_the_chain_does_not_give() {
     let error = verify_ledger(store.as_ref(), &mut |_, _| {}).expect_err("verify finds the lie");
     assert!(
         matches!(error, VerifyError::Block { block: 4, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn verify_finds_a_certificate_table_that_the_chain_does_not_give() {
+    let (net, store, mut commit) = all_but_the_last_block();
+    // Commit the last block with a certificate no transaction carried: a later transaction naming
+    // it by hash would resolve on this store, and on no honest replay.
+    let never_signed = net
+        .org
+        .member("nobody@org1.example", Role::Doctor, serial::SPARE);
+    commit.certificates.push(never_signed.certificate.clone());
+    store
+        .commit(commit)
+        .expect("the store takes what it is given");
+
+    let error = verify_ledger(store.as_ref(), &mut |_, _| {}).expect_err("verify finds the lie");
+    assert!(
+        matches!(&error, VerifyError::Other(reason) if reason.contains("certificate table")),
         "{error}"
     );
 }

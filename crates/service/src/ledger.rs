@@ -25,7 +25,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use medledger_contract::ehr::RecordKind;
 use medledger_contract::ehr::auth::{Access, Operation, access};
 use medledger_peer::{Peer, PeerError, ProofRequestError};
-use medledger_types::{Block, Checkpoint, Envelope, Hash, Proposal, Role, TxId, codec, limits};
+use medledger_types::{
+    Block, Checkpoint, Envelope, Hash, IdentityRef, Proposal, Role, TxId, codec, limits,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Session, rfc3339};
@@ -240,7 +242,29 @@ fn decode_envelope(entry: &[u8]) -> Option<(Envelope, Proposal)> {
     Some((envelope, proposal))
 }
 
-fn block_view(block: Block) -> BlockView {
+/// The certificate (DER) a transaction names as its creator: carried whole, or read from the ledger's
+/// certificate table by its hash.
+fn creator_certificate(peer: &Peer, proposal: &Proposal) -> Option<Vec<u8>> {
+    match &proposal.creator {
+        IdentityRef::Certificate(der) => Some(der.clone()),
+        IdentityRef::Known(hash) => peer.store().certificate(hash).ok().flatten(),
+    }
+}
+
+/// The certificate (DER) of the orderer that signed `block`, from the channel configuration (a block
+/// names its orderer by hash).
+fn orderer_certificate(peer: &Peer, block: &Block) -> Vec<u8> {
+    let named = block.metadata.orderer_signature.orderer;
+    peer.channel()
+        .config
+        .orderers
+        .iter()
+        .find(|der| medledger_crypto::sha256(der) == named)
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn block_view(block: Block, orderer_certificate: &[u8]) -> BlockView {
     let header = &block.header;
     let transactions = block
         .data
@@ -276,19 +300,26 @@ fn block_view(block: Block) -> BlockView {
         tx_count: block.data.entries.len() as u64,
         transactions,
         orderer_signature: hex::encode(block.metadata.orderer_signature.signature.0),
-        orderer_certificate: BASE64.encode(&block.metadata.orderer_signature.orderer),
+        orderer_certificate: BASE64.encode(orderer_certificate),
     }
 }
 
 /// Block `number` (what `GET /ledger/blocks/{number}` answers; shared with the web explorer). Outcomes:
 /// the block; 404 if there is none.
 pub async fn block(state: &AppState, number: u64) -> Result<BlockView, ServiceError> {
-    let block = state
-        .with_peer(move |peer| peer.block(number))
+    let (block, orderer) = state
+        .with_peer(move |peer| {
+            peer.block(number).map(|block| {
+                block.map(|block| {
+                    let orderer = orderer_certificate(peer, &block);
+                    (block, orderer)
+                })
+            })
+        })
         .await?
         .map_err(internal)?
         .ok_or_else(|| ServiceError::NotFound(format!("no block {number}")))?;
-    Ok(block_view(block))
+    Ok(block_view(block, &orderer))
 }
 
 /// A committed transaction with its inclusion proof in the tree of `tree_size` leaves (default: the
@@ -372,12 +403,13 @@ fn transaction_of(
         .map_err(bad_proof_request)?;
     let decoded = decode_envelope(&transaction.envelope);
     let signer = decoded.as_ref().and_then(|(_, proposal)| {
-        let certificate = medledger_crypto::x509::parse_certificate(&proposal.creator).ok()?;
+        let der = creator_certificate(peer, proposal)?;
+        let certificate = medledger_crypto::x509::parse_certificate(&der).ok()?;
         Some(SignerView {
             org: certificate.msp_id,
             role: certificate.role.map(|role| role.as_str().to_owned()),
             name: certificate.name,
-            certificate: BASE64.encode(&proposal.creator),
+            certificate: BASE64.encode(&der),
         })
     });
     let location = transaction.location;

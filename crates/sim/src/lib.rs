@@ -280,7 +280,8 @@ impl Simulation {
             contract: medledger_contract::ehr::CONTRACT_NAME.into(),
             function: call.function().into(),
             args: vec![call.encode()],
-            creator: doctor.certificate.clone(),
+            // Whole until peer A has seen it committed, then by hash: both forms are exercised.
+            creator: self.peer_a.identity_ref(&doctor.certificate),
             nonce: self.rng.bytes(),
             timestamp_ms: self.now_ms,
         };

@@ -2,8 +2,9 @@
 //! redb (one durable write transaction) and into memory. Run with `cargo bench -p medledger-store`.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 
-use medledger_store::conformance::{TestChain, TestTx, test_tx_id};
+use medledger_store::conformance::{TestChain, TestTx, test_envelope, test_tx_id};
 use medledger_store::{BlockCommit, MemoryStore, RedbStore, Store};
 use medledger_types::ValidationCode;
 
@@ -20,13 +21,14 @@ fn next_block(chain: &mut TestChain) -> BlockCommit {
     let txs: Vec<TestTx> = (0..TXS_PER_BLOCK)
         .map(|i| {
             let id = number * TXS_PER_BLOCK + i;
+            let writes: BTreeMap<String, Vec<u8>> = (0..WRITES_PER_TX)
+                .map(|w| (format!("record/{}/{w}", test_tx_id(id)), vec![w as u8; 100]))
+                .collect();
             TestTx {
                 tx_id: Some(test_tx_id(id)),
                 code: ValidationCode::Valid,
-                writes: (0..WRITES_PER_TX)
-                    .map(|w| (format!("record/{}/{w}", test_tx_id(id)), vec![w as u8; 100]))
-                    .collect(),
-                entry: Some(vec![1; 1024]),
+                entry: Some(test_envelope(id, &writes)),
+                writes: writes.into_iter().collect(),
             }
         })
         .collect();

@@ -8,16 +8,23 @@
 //! simulator) runs it the same way. [`snapshot`] captures every answer a store gives, so two stores fed
 //! the same commits can be compared.
 //!
-//! The Merkle node hashes the builder makes are synthetic ([`test_merkle_node_hash`]): the store records
+//! The Merkle node hashes the builder makes above the leaves are synthetic ([`test_merkle_node_hash`];
+//! the leaves are the entries' leaf hashes, which a store may derive from the blocks): the store records
 //! nodes, it does not compute them.
 
+use std::collections::BTreeMap;
+
 use medledger_types::{
-    Block, BlockData, BlockHeader, BlockMetadata, FORMAT_VERSION, Hash, HistoryEntry,
-    OrdererSignature, Signature, TxId, TxLocation, ValidationCode, Version, VersionedValue, codec,
-    limits,
+    Block, BlockData, BlockHeader, BlockMetadata, Envelope, FORMAT_VERSION, Hash, HistoryEntry,
+    IdentityRef, KvWrite, OrdererSignature, Proposal, ProposalResponsePayload, Response,
+    ResponseStatus, RwSet, Signature, SignedProposal, TxId, TxLocation, ValidationCode, Version,
+    VersionedValue, codec, limits,
 };
 
-use crate::{BlockCommit, MemoryStore, PAGE_COUNT_MAX, StateWrite, Store, StoreError, TxRecord};
+use crate::{
+    BlockCommit, MemoryStore, PAGE_COUNT_MAX, STATE_INLINE_BYTES_MAX, StateEntry, StateWrite,
+    Store, StoreError, TxRecord,
+};
 
 /// What the suite needs from an implementation besides the [`Store`] itself.
 pub trait Harness {
@@ -104,6 +111,9 @@ macro_rules! conformance_tests {
             merkle_nodes_and_size,
             key_limits_are_enforced,
             readers_see_whole_blocks,
+            history_values_are_the_endorsed_writes,
+            long_values_are_read_from_the_blocks,
+            certificates_are_kept_by_hash,
         );
         $crate::conformance_tests!(@harness $make_harness;
             reopen_keeps_everything,
@@ -136,10 +146,12 @@ pub struct TestTx {
     /// `None` for an entry without a transaction id (the genesis configuration, a malformed envelope).
     pub tx_id: Option<TxId>,
     pub code: ValidationCode,
-    /// Written only if `code` is `Valid` (the builder drops the others' writes, as a peer would). An
-    /// entry without an id writes as transaction id zero.
+    /// Written only if `code` is `Valid` and the entry has an id (the builder drops the others' writes,
+    /// as a peer would); a later write of the same key wins.
     pub writes: Vec<(String, Vec<u8>)>,
-    /// The entry's bytes; `None` makes unique bytes from the block number and index.
+    /// The entry's bytes; `None` makes them: for an entry with an id, an envelope whose proposal gives
+    /// that id ([`test_envelope`]) and whose endorsed read–write set holds the writes; without one,
+    /// unique bytes from the block number and index.
     pub entry: Option<Vec<u8>>,
 }
 
@@ -178,12 +190,68 @@ impl TestTx {
     }
 }
 
-/// A deterministic transaction id for tests.
-pub fn test_tx_id(id: u64) -> TxId {
-    TxId(medledger_crypto::sha256(
-        &[b"test tx ".as_slice(), &id.to_be_bytes()].concat(),
-    ))
+/// The canonical bytes of test proposal `id`: the same id always gives the same bytes.
+fn test_proposal(id: u64) -> Vec<u8> {
+    let mut nonce = [0u8; 16];
+    nonce[..8].copy_from_slice(&id.to_be_bytes());
+    codec::encode(&Proposal {
+        format_version: FORMAT_VERSION,
+        channel: "test".into(),
+        contract: "test".into(),
+        function: "test".into(),
+        args: Vec::new(),
+        creator: IdentityRef::Known(Hash::ZERO),
+        nonce,
+        timestamp_ms: 0,
+    })
 }
+
+/// A deterministic transaction id for tests: the id of test proposal `id`.
+pub fn test_tx_id(id: u64) -> TxId {
+    medledger_crypto::tx_id(&test_proposal(id))
+}
+
+/// The canonical bytes of an envelope of test proposal `id` whose endorsed read–write set writes
+/// `writes` (sorted by key). Nothing in it is signed: the store does not check signatures.
+pub fn test_envelope(id: u64, writes: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
+    let proposal = test_proposal(id);
+    let payload = ProposalResponsePayload {
+        format_version: FORMAT_VERSION,
+        tx_id: medledger_crypto::tx_id(&proposal),
+        rwset: RwSet {
+            reads: Vec::new(),
+            writes: writes
+                .iter()
+                .map(|(key, value)| KvWrite {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+        },
+        response: Response {
+            status: ResponseStatus::Ok,
+            payload: Vec::new(),
+        },
+    };
+    codec::encode(&Envelope {
+        format_version: FORMAT_VERSION,
+        proposal: SignedProposal {
+            proposal,
+            signature: Signature([0; 64]),
+        },
+        response_payload: codec::encode(&payload),
+        endorsements: Vec::new(),
+    })
+}
+
+/// The test id whose [`test_tx_id`] is `tx_id`, among the first `TEST_TX_ID_SEARCH_COUNT` ids.
+fn test_id_of(tx_id: TxId) -> Option<u64> {
+    (0..TEST_TX_ID_SEARCH_COUNT).find(|id| test_tx_id(*id) == tx_id)
+}
+
+/// Test transaction ids the builder recognizes (`TestTx::tx_id` must be one of theirs to get an
+/// envelope).
+const TEST_TX_ID_SEARCH_COUNT: u64 = 4096;
 
 /// The synthetic hash the builder gives Merkle node `(level, index)`.
 pub fn test_merkle_node_hash(level: u8, index: u64) -> Hash {
@@ -219,19 +287,35 @@ impl TestChain {
     /// The next block, holding one entry per `txs` item, and everything derived from it.
     pub fn next_commit(&mut self, txs: &[TestTx]) -> BlockCommit {
         let number = self.height;
+        // Each entry's writes: with an id and valid, the latest write of each key.
+        let entry_writes: Vec<BTreeMap<String, Vec<u8>>> = txs
+            .iter()
+            .map(|tx| match tx.tx_id {
+                Some(_) if tx.code.is_valid() => tx.writes.iter().cloned().collect(),
+                _ => BTreeMap::new(),
+            })
+            .collect();
         let entries: Vec<Vec<u8>> = txs
             .iter()
+            .zip(&entry_writes)
             .enumerate()
-            .map(|(i, tx)| {
-                tx.entry
-                    .clone()
-                    .unwrap_or_else(|| format!("test entry {number}/{i}").into_bytes())
-            })
+            .map(
+                |(i, (tx, writes))| match (&tx.entry, tx.tx_id.and_then(test_id_of)) {
+                    (Some(entry), _) => entry.clone(),
+                    (None, Some(id)) => test_envelope(id, writes),
+                    (None, None) => format!("test entry {number}/{i}").into_bytes(),
+                },
+            )
             .collect();
         let old_size = self.merkle_size;
         let new_size = old_size + entries.len() as u64;
         let mut merkle_nodes = Vec::new();
-        for level in 0..crate::MERKLE_LEVEL_COUNT_MAX {
+        // Leaves are the entries' leaf hashes (a store may derive them); the nodes above are synthetic.
+        for (i, entry) in entries.iter().enumerate() {
+            let leaf = medledger_crypto::merkle::leaf_hash(entry);
+            merkle_nodes.push((0, old_size + i as u64, leaf));
+        }
+        for level in 1..crate::MERKLE_LEVEL_COUNT_MAX {
             for index in (old_size >> level)..(new_size >> level) {
                 merkle_nodes.push((level, index, test_merkle_node_hash(level, index)));
             }
@@ -257,9 +341,8 @@ impl TestChain {
                     code: tx.code,
                 });
             }
-            if tx.code.is_valid() {
-                let tx_id = tx.tx_id.unwrap_or(TxId(Hash::ZERO));
-                for (key, value) in &tx.writes {
+            if let Some(tx_id) = tx.tx_id {
+                for (key, value) in &entry_writes[index as usize] {
                     writes.push(StateWrite {
                         key: key.clone(),
                         value: value.clone(),
@@ -277,7 +360,7 @@ impl TestChain {
             data: BlockData { entries },
             metadata: BlockMetadata {
                 orderer_signature: OrdererSignature {
-                    orderer: b"test orderer".to_vec(),
+                    orderer: Hash([9; 32]),
                     signature: Signature([7; 64]),
                 },
                 validation_codes: txs.iter().map(|tx| tx.code).collect(),
@@ -291,6 +374,7 @@ impl TestChain {
             header_hash,
             txs: records,
             writes,
+            certificates: Vec::new(),
             merkle_nodes,
             merkle_size: new_size,
         }
@@ -619,6 +703,9 @@ pub fn inconsistent_commit_is_refused(store: &dyn Store) -> Result<(), StoreErro
         ("merkle node beyond the tree", |c| {
             c.merkle_nodes[0] = (0, 4, Hash::ZERO)
         }),
+        ("merkle leaf that is not its entry's hash", |c| {
+            c.merkle_nodes[0].2 = Hash([3; 32])
+        }),
         ("merkle node at level 64", |c| {
             c.merkle_nodes[0] = (64, 0, Hash::ZERO)
         }),
@@ -917,17 +1004,31 @@ pub fn tx_index_first_occurrence_wins(store: &dyn Store) -> Result<(), StoreErro
 pub fn merkle_nodes_and_size(store: &dyn Store) -> Result<(), StoreError> {
     let mut chain = TestChain::new();
     let mut size = 0u64;
+    let mut leaves = Vec::new();
     for entry_count in [1u64, 0, 3, 4, 9, 1] {
         let txs: Vec<TestTx> = (0..entry_count).map(|_| TestTx::without_id()).collect();
-        store.commit(chain.next_commit(&txs))?;
+        let commit = chain.next_commit(&txs);
+        leaves.extend(
+            commit
+                .block
+                .data
+                .entries
+                .iter()
+                .map(|e| medledger_crypto::merkle::leaf_hash(e)),
+        );
+        store.commit(commit)?;
         size += entry_count;
         assert_eq!(store.merkle_size()?, size);
         for level in 0u8..6 {
             let perfect = size >> level;
             for index in 0..perfect {
+                let expected = match level {
+                    0 => leaves[index as usize],
+                    _ => test_merkle_node_hash(level, index),
+                };
                 assert_eq!(
                     store.merkle_node(level, index)?,
-                    Some(test_merkle_node_hash(level, index)),
+                    Some(expected),
                     "node ({level}, {index}) at size {size}"
                 );
             }
@@ -1051,7 +1152,7 @@ pub fn damaged_block_is_reported(harness: &mut dyn Harness) -> Result<(), StoreE
     store.commit(chain.next_commit(&[TestTx::without_id()]))?;
     store.commit(chain.next_commit(&[TestTx {
         entry: Some(needle.clone()),
-        ..TestTx::valid(1, &[("a", b"1")])
+        ..TestTx::judged(1, ValidationCode::Valid)
     }]))?;
     store.commit(chain.next_commit(&[TestTx::valid(2, &[("b", b"2")])]))?;
 
@@ -1086,5 +1187,157 @@ pub fn damaged_block_is_reported(harness: &mut dyn Harness) -> Result<(), StoreE
             "block {number}: {result:?}"
         );
     }
+    Ok(())
+}
+
+/// History keeps no values: each is read back from its transaction's endorsed read–write set, and is the
+/// value written. A write that is not in its entry's read–write set is refused.
+pub fn history_values_are_the_endorsed_writes(store: &dyn Store) -> Result<(), StoreError> {
+    let mut chain = TestChain::new();
+    store.commit(chain.next_commit(&[TestTx::without_id()]))?;
+    store.commit(chain.next_commit(&[
+        TestTx::valid(1, &[("note/1", b"first"), ("index/1", b"")]),
+        TestTx::valid(2, &[("note/2", b"other")]),
+    ]))?;
+    store.commit(chain.next_commit(&[TestTx::valid(3, &[("note/1", b"amended")])]))?;
+    assert_eq!(
+        store.history("note/1", None, 10)?,
+        vec![
+            HistoryEntry {
+                version: v(1, 0),
+                tx_id: test_tx_id(1),
+                value: b"first".to_vec()
+            },
+            HistoryEntry {
+                version: v(2, 0),
+                tx_id: test_tx_id(3),
+                value: b"amended".to_vec()
+            },
+        ]
+    );
+    assert_eq!(
+        store.history_versions("note/1", None, 10)?,
+        vec![v(1, 0), v(2, 0)]
+    );
+    assert_eq!(store.history("index/1", None, 10)?[0].value, b"");
+
+    // A write its entry did not endorse (another value; a key it does not write) is refused.
+    let good = chain.next_commit(&[TestTx::valid(4, &[("note/4", b"four")])]);
+    let mut other_value = good.clone();
+    other_value.writes[0].value = b"forged".to_vec();
+    assert_invalid(
+        store.commit(other_value),
+        "a value the entry did not endorse",
+    );
+    let mut other_key = good.clone();
+    other_key.writes[0].key = "note/5".into();
+    assert_invalid(store.commit(other_key), "a key the entry did not write");
+    let mut not_an_envelope = good.clone();
+    not_an_envelope.block.data.entries[0] = b"not an envelope".to_vec();
+    not_an_envelope.header_hash = medledger_crypto::header_hash(&not_an_envelope.block.header);
+    assert_invalid(
+        store.commit(not_an_envelope),
+        "an entry that is not an envelope",
+    );
+    assert_eq!(store.height()?, 3);
+    store.commit(good)?;
+    assert_eq!(store.history("note/4", None, 10)?[0].value, b"four");
+    Ok(())
+}
+
+/// Certificates carried by a commit are kept under their SHA-256, once; paging lists them in hash order;
+/// one over the size limit is refused.
+pub fn certificates_are_kept_by_hash(store: &dyn Store) -> Result<(), StoreError> {
+    let (a, b) = (b"certificate a".to_vec(), b"certificate b".to_vec());
+    let (hash_a, hash_b) = (medledger_crypto::sha256(&a), medledger_crypto::sha256(&b));
+    let mut chain = TestChain::new();
+    assert_eq!(store.certificate(&hash_a)?, None);
+    let mut first = chain.next_commit(&[TestTx::without_id()]);
+    first.certificates = vec![a.clone(), b.clone(), a.clone()];
+    store.commit(first)?;
+    let mut again = chain.next_commit(&[TestTx::valid(1, &[])]);
+    again.certificates = vec![a.clone()];
+    store.commit(again)?;
+    assert_eq!(store.certificate(&hash_a)?, Some(a.clone()));
+    assert_eq!(store.certificate(&hash_b)?, Some(b.clone()));
+    assert_eq!(store.certificate(&Hash([1; 32]))?, None);
+    let mut sorted = vec![(hash_a, a), (hash_b, b)];
+    sorted.sort();
+    assert_eq!(store.certificates(None, 10)?, sorted);
+    assert_eq!(store.certificates(None, 1)?, sorted[..1].to_vec());
+    assert_eq!(
+        store.certificates(Some(sorted[0].0), 10)?,
+        sorted[1..].to_vec()
+    );
+
+    let mut oversize = chain.next_commit(&[TestTx::without_id()]);
+    oversize.certificates = vec![vec![0; limits::CERTIFICATE_BYTES_MAX + 1]];
+    assert_invalid(store.commit(oversize), "a certificate over the limit");
+    assert_eq!(store.certificates(None, 10)?.len(), 2);
+    Ok(())
+}
+
+/// A value longer than [`STATE_INLINE_BYTES_MAX`] is kept in the state as its version only and read
+/// back from its block entry, by `get` and `range` alike, the same as a short one kept inline; the
+/// state entries say which is which, and `version` answers without the value.
+pub fn long_values_are_read_from_the_blocks(store: &dyn Store) -> Result<(), StoreError> {
+    let long = vec![b'n'; STATE_INLINE_BYTES_MAX + 1];
+    let longer = vec![b'm'; 4 * STATE_INLINE_BYTES_MAX];
+    let short = vec![b's'; STATE_INLINE_BYTES_MAX];
+    let mut chain = TestChain::new();
+    store.commit(chain.next_commit(&[TestTx::without_id()]))?;
+    store.commit(chain.next_commit(&[
+        TestTx::valid(1, &[("long/1", &long), ("short/1", &short)]),
+        TestTx::valid(2, &[("long/2", &longer)]),
+    ]))?;
+    store.commit(chain.next_commit(&[TestTx::valid(3, &[("long/1", &longer)])]))?;
+    assert_eq!(store.get("long/1")?, Some(vv(&longer, 2, 0)));
+    assert_eq!(store.get("long/2")?, Some(vv(&longer, 1, 1)));
+    assert_eq!(store.get("short/1")?, Some(vv(&short, 1, 0)));
+    assert_eq!(store.version("long/1")?, Some(v(2, 0)));
+    assert_eq!(store.version("absent")?, None);
+    assert_eq!(
+        store.range("", STATE_END, 10)?,
+        vec![
+            ("long/1".to_owned(), vv(&longer, 2, 0)),
+            ("long/2".to_owned(), vv(&longer, 1, 1)),
+            ("short/1".to_owned(), vv(&short, 1, 0)),
+        ]
+    );
+    assert_eq!(
+        store.state_entries("", STATE_END, 10)?,
+        vec![
+            (
+                "long/1".to_owned(),
+                StateEntry {
+                    version: v(2, 0),
+                    inline: None
+                }
+            ),
+            (
+                "long/2".to_owned(),
+                StateEntry {
+                    version: v(1, 1),
+                    inline: None
+                }
+            ),
+            (
+                "short/1".to_owned(),
+                StateEntry {
+                    version: v(1, 0),
+                    inline: Some(short.clone())
+                }
+            ),
+        ]
+    );
+    assert_eq!(store.state_entries("long/2", "short/1", 10)?.len(), 1);
+    // Read again (a cache may answer): the same.
+    assert_eq!(store.get("long/1")?, Some(vv(&longer, 2, 0)));
+    let history: Vec<Vec<u8>> = store
+        .history("long/1", None, 10)?
+        .into_iter()
+        .map(|entry| entry.value)
+        .collect();
+    assert_eq!(history, vec![long, longer]);
     Ok(())
 }

@@ -5,14 +5,14 @@
 //! independent of the redb layout, so the equivalence tests can use it as the reference answer.
 //! "Durable" here means: for the lifetime of the value.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use medledger_types::{Block, Hash, HistoryEntry, TxId, TxLocation, Version, VersionedValue};
+use medledger_types::{Block, Hash, TxId, TxLocation, Version, VersionedValue};
 
 use crate::stored::{CheckedCommit, check_block_bytes, check_key, decode_block, page_count};
-use crate::{BlockCommit, Store, StoreError};
+use crate::{BlockCommit, StateEntry, Store, StoreError};
 
 /// One committed block as kept in memory: the same three items the redb store records.
 #[derive(Debug)]
@@ -28,7 +28,8 @@ struct Inner {
     blocks: Vec<StoredBlock>,
     tx_index: HashMap<TxId, TxLocation>,
     state: BTreeMap<String, VersionedValue>,
-    history: HashMap<String, BTreeMap<Version, (TxId, Vec<u8>)>>,
+    history: HashMap<String, BTreeSet<Version>>,
+    certificates: BTreeMap<Hash, Vec<u8>>,
     merkle_nodes: HashMap<(u8, u64), Hash>,
     merkle_size: u64,
 }
@@ -116,15 +117,19 @@ impl Store for MemoryStore {
                 }
             }
         }
-        for (key, value) in commit.state {
-            inner.state.insert(key, value);
+        for (key, version) in commit.overwritten {
+            inner.history.entry(key).or_default().insert(version);
         }
-        for (key, version, tx_id, value) in commit.history {
+        for (key, value) in commit.state {
             inner
                 .history
-                .entry(key)
+                .entry(key.clone())
                 .or_default()
-                .insert(version, (tx_id, value));
+                .insert(value.version);
+            inner.state.insert(key, value);
+        }
+        for (hash, der) in commit.certificates {
+            inner.certificates.entry(hash).or_insert(der);
         }
         for (level, index, hash) in commit.merkle_nodes {
             inner.merkle_nodes.insert((level, index), hash);
@@ -172,6 +177,27 @@ impl Store for MemoryStore {
         Ok(self.read()?.state.get(key).cloned())
     }
 
+    fn version(&self, key: &str) -> Result<Option<Version>, StoreError> {
+        check_key(key)?;
+        Ok(self.read()?.state.get(key).map(|v| v.version))
+    }
+
+    fn state_entries(
+        &self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, StateEntry)>, StoreError> {
+        Ok(self
+            .range(start, end, limit)?
+            .into_iter()
+            .map(|(key, value)| {
+                let entry = StateEntry::of(&value);
+                (key, entry)
+            })
+            .collect())
+    }
+
     fn range(
         &self,
         start: &str,
@@ -192,12 +218,12 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn history(
+    fn history_versions(
         &self,
         key: &str,
         after: Option<Version>,
         limit: usize,
-    ) -> Result<Vec<HistoryEntry>, StoreError> {
+    ) -> Result<Vec<Version>, StoreError> {
         check_key(key)?;
         let inner = self.read()?;
         let Some(versions) = inner.history.get(key) else {
@@ -210,11 +236,29 @@ impl Store for MemoryStore {
         Ok(versions
             .range((lower, Bound::Unbounded))
             .take(page_count(limit))
-            .map(|(version, (tx_id, value))| HistoryEntry {
-                version: *version,
-                tx_id: *tx_id,
-                value: value.clone(),
-            })
+            .copied()
+            .collect())
+    }
+
+    fn certificate(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.read()?.certificates.get(hash).cloned())
+    }
+
+    fn certificates(
+        &self,
+        after: Option<Hash>,
+        limit: usize,
+    ) -> Result<Vec<(Hash, Vec<u8>)>, StoreError> {
+        let lower = match after {
+            Some(after) => Bound::Excluded(after),
+            None => Bound::Unbounded,
+        };
+        Ok(self
+            .read()?
+            .certificates
+            .range((lower, Bound::Unbounded))
+            .take(page_count(limit))
+            .map(|(hash, der)| (*hash, der.clone()))
             .collect())
     }
 

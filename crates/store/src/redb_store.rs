@@ -4,13 +4,16 @@
 //!
 //! | table             | key                                   | value                                      |
 //! |-------------------|---------------------------------------|--------------------------------------------|
-//! | `blocks`          | block number `u64`                    | the block's canonical (borsh) bytes        |
+//! | `blocks`          | block number `u64`                    | the block's canonical bytes, compressed    |
 //! | `header_hashes`   | block number `u64`                    | header hash `[u8; 32]`                     |
 //! | `block_checksums` | block number `u64`                    | SHA-256 of the stored block bytes          |
 //! | `tx_index`        | tx id `[u8; 32]`                      | borsh [`TxLocation`] (block, index, code)  |
-//! | `state`           | key, UTF-8 bytes                      | borsh [`VersionedValue`] (value, version)  |
-//! | `history`         | see below                             | borsh `(TxId, Vec<u8>)`                    |
-//! | `merkle_nodes`    | `(level u8, index u64)`               | node hash `[u8; 32]`                       |
+//! | `state`           | key, UTF-8 bytes                      | borsh `(Version, Option<Vec<u8>>)`: see below |
+//! | `history`         | see below                             | nothing: the key is the pointer            |
+//! |                   | (overwritten versions only)           |                                            |
+//! | `certificates`    | certificate hash `[u8; 32]`           | the certificate's DER                      |
+//! | `merkle_nodes`    | `(level u8, index u64)`, level ≥ 1    | node hash `[u8; 32]`                       |
+//! | `leaf_starts`     | first leaf index `u64` of a block     | that block's number `u64`                  |
 //! | `meta`            | `"format"`, `"height"`, `"merkle_size"` | `u64`                                    |
 //!
 //! A history key is `key length (u32, big-endian) ‖ key bytes ‖ block (u64, BE) ‖ tx (u32, BE)`. Keys
@@ -18,7 +21,28 @@
 //! `history(key, after, limit)` is one range scan. The length prefix keeps keys that are prefixes of
 //! each other apart: `note/1` (length 6) and `note/10` (length 7) never interleave, where a plain
 //! concatenation would put `note/10`'s entries between two of `note/1`'s whenever a version byte
-//! happened to be `'0'`.
+//! happened to be `'0'`. The entry stores no value: the version names the block and the transaction
+//! whose endorsed read–write set holds it, and [`Store::history`] reads it from there. The table holds
+//! only the versions that were overwritten: a key's current version is its `state` entry's, so a key
+//! written once (most keys: a record created and never amended, an index key) has no history entry.
+//! `history(key)` is the table's versions of the key followed by the state's.
+//!
+//! The ledger-wide tree's leaves (level 0) are not kept: leaf `i` is the leaf hash of an entry the
+//! blocks hold, found through `leaf_starts` (one row per block that has entries) and read from its block.
+//! The commit checks that the leaves it is given are those hashes (`stored::check_leaves`).
+//!
+//! A state entry is the key's current version and, for a value of at most
+//! [`STATE_INLINE_BYTES_MAX`](crate::STATE_INLINE_BYTES_MAX) bytes, the value; a longer value is the
+//! write of the block entry the version names, read from there ([`Store::get`]) through a bounded cache
+//! of values by key and version (a version's value never changes, so the cache is never stale).
+//!
+//! A block is stored as its canonical bytes' length (`u32`, little-endian) followed by those bytes
+//! compressed as one LZ4 block (`lz4_flex`, safe and checked decoding). A transaction carries its
+//! record twice, in the proposal's arguments and in the endorsed read–write set, and a block's
+//! transactions share keys, names and structure: LZ4 stores the repeats as back-references. The length is
+//! checked against `BLOCK_STORED_BYTES_MAX` before anything is allocated, and the checksum in
+//! `block_checksums` is of the canonical bytes, so damage to the compressed bytes is caught as damage
+//! to the block.
 //!
 //! Every value read back is decoded with a limit; damage is [`StoreError::Corrupted`]. redb itself can
 //! panic on a damaged file (it unwraps lengths and UTF-8 it wrote itself, and trusts a cleanly closed
@@ -32,13 +56,12 @@
 //! [`CopyOnWriteBackend`](crate::overlay::CopyOnWriteBackend), never on the file.
 //! [`RedbStore::check_page_checksums`] runs redb's page-checksum check the same way.
 
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use medledger_types::{
-    Block, Hash, HistoryEntry, TxId, TxLocation, Version, VersionedValue, codec, limits,
-};
+use medledger_types::{Block, Hash, TxId, TxLocation, Version, VersionedValue, codec, limits};
 use redb::{
     Database, DatabaseError, ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable,
     ReadableTableMetadata, TableDefinition, TransactionError,
@@ -47,7 +70,7 @@ use redb::{
 use crate::overlay::CopyOnWriteBackend;
 
 use crate::stored::{CheckedCommit, check_block_bytes, check_key, decode_block, page_count};
-use crate::{BlockCommit, HISTORY_STORED_BYTES_MAX, STATE_STORED_BYTES_MAX, Store, StoreError};
+use crate::{BlockCommit, STATE_STORED_BYTES_MAX, StateEntry, Store, StoreError};
 
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const HEADER_HASHES: TableDefinition<u64, &[u8; 32]> = TableDefinition::new("header_hashes");
@@ -56,8 +79,10 @@ const TX_INDEX: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("tx_ind
 /// Keys are `&[u8]` rather than `&str`: redb unwraps UTF-8 when it decodes a `&str`, and we would rather
 /// check it ourselves. UTF-8 orders as its bytes, so the order is the same.
 const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state");
-const HISTORY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("history");
+const HISTORY: TableDefinition<&[u8], ()> = TableDefinition::new("history");
+const CERTIFICATES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("certificates");
 const MERKLE_NODES: TableDefinition<(u8, u64), &[u8; 32]> = TableDefinition::new("merkle_nodes");
+const LEAF_STARTS: TableDefinition<u64, u64> = TableDefinition::new("leaf_starts");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 const META_FORMAT: &str = "format";
@@ -65,7 +90,8 @@ const META_HEIGHT: &str = "height";
 const META_MERKLE_SIZE: &str = "merkle_size";
 
 /// The version of the layout above, written when a file is created and checked on open.
-pub const REDB_STORE_FORMAT_VERSION: u64 = 1;
+/// Version 2: blocks compressed, history entries are pointers (no value), the `certificates` table.
+pub const REDB_STORE_FORMAT_VERSION: u64 = 2;
 
 /// The stored size of a [`TxLocation`]: block `u64`, index `u32`, code `u8`.
 const TX_LOCATION_STORED_BYTES: usize = 8 + 4 + 1;
@@ -73,6 +99,7 @@ const TX_LOCATION_STORED_BYTES: usize = 8 + 4 + 1;
 const HISTORY_KEY_OVERHEAD_BYTES: usize = 4 + 8 + 4;
 
 const _: () = assert!(limits::KEY_BYTES_MAX <= u32::MAX as usize);
+const _: () = assert!(limits::BLOCK_STORED_BYTES_MAX <= u32::MAX as usize);
 
 /// How to open a [`RedbStore`].
 #[derive(Clone, Debug, Default)]
@@ -96,6 +123,37 @@ pub const SCRATCH_SYNC_EVERY_BLOCKS: u64 = 256;
 pub struct RedbStore {
     db: Db,
     scratch: bool,
+    values: ValueCache,
+}
+
+/// Most values [`RedbStore`] keeps read from the blocks, and most bytes they may hold; the cache is
+/// cleared when either is reached.
+pub const VALUE_CACHE_COUNT_MAX: usize = 16 * 1024;
+pub const VALUE_CACHE_BYTES_MAX: usize = 32 * 1024 * 1024;
+
+/// Long state values read from the blocks, by key and version (module doc), and their total bytes.
+#[derive(Debug, Default)]
+struct ValueCache {
+    inner: std::sync::Mutex<(CachedValues, usize)>,
+}
+
+type CachedValues = HashMap<(String, Version), Vec<u8>>;
+
+impl ValueCache {
+    fn get(&self, key: &str, version: Version) -> Option<Vec<u8>> {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.0.get(&(key.to_owned(), version)).cloned()
+    }
+
+    fn insert(&self, key: &str, version: Version, value: &[u8]) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.0.len() >= VALUE_CACHE_COUNT_MAX || inner.1 + value.len() > VALUE_CACHE_BYTES_MAX {
+            inner.0.clear();
+            inner.1 = 0;
+        }
+        inner.1 += value.len();
+        inner.0.insert((key.to_owned(), version), value.to_vec());
+    }
 }
 
 /// How the file is held: writable, or read-only (module doc, "Read-only opens").
@@ -191,6 +249,7 @@ impl RedbStore {
         let store = RedbStore {
             db: Db::Writable(db),
             scratch: options.scratch,
+            values: ValueCache::default(),
         };
         store.create_tables()?;
         store.check_consistent()?;
@@ -235,7 +294,11 @@ impl RedbStore {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let store = RedbStore { db, scratch: false };
+            let store = RedbStore {
+                db,
+                scratch: false,
+                values: ValueCache::default(),
+            };
             store.check_format()?;
             store.check_consistent()?;
             Ok((store, how))
@@ -329,7 +392,9 @@ impl RedbStore {
             txn.open_table(TX_INDEX)?;
             txn.open_table(STATE)?;
             txn.open_table(HISTORY)?;
+            txn.open_table(CERTIFICATES)?;
             txn.open_table(MERKLE_NODES)?;
+            txn.open_table(LEAF_STARTS)?;
         }
         txn.commit()?;
         Ok(())
@@ -359,6 +424,79 @@ impl RedbStore {
             ));
         }
         Ok(())
+    }
+}
+
+/// How much of the file one table takes, from redb's own accounting (for measurements:
+/// `docs/benchmarks.md`, "Bytes on disk per note").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableUsage {
+    pub name: &'static str,
+    pub entries: u64,
+    /// Keys and values as inserted.
+    pub stored_bytes: u64,
+    /// Keys in branch pages and other B-tree metadata.
+    pub metadata_bytes: u64,
+    /// Unused space inside the table's pages.
+    pub fragmented_bytes: u64,
+    pub leaf_pages: u64,
+    pub branch_pages: u64,
+}
+
+/// Where a store file's bytes go: each table, and redb's totals (pages allocated, free pages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageReport {
+    pub tables: Vec<TableUsage>,
+    pub page_size: u64,
+    pub allocated_pages: u64,
+    /// Fragmentation in every tree plus the free pages of the file (redb's `fragmented_bytes`).
+    pub fragmented_bytes: u64,
+    /// redb's own tables (the table of tables, the free lists), in bytes.
+    pub metadata_bytes: u64,
+}
+
+impl RedbStore {
+    /// Measures the file: redb's statistics of each table and of the whole database. Needs a writable
+    /// store (redb counts free pages only inside a write transaction, which is then aborted).
+    pub fn storage_report(&self) -> Result<StorageReport, StoreError> {
+        unpanic("storage report", || {
+            let txn = self.db.writable()?.begin_write()?;
+            let mut tables = Vec::new();
+            macro_rules! usage {
+                ($def:expr, $name:expr) => {{
+                    let table = txn.open_table($def)?;
+                    let stats = table.stats()?;
+                    tables.push(TableUsage {
+                        name: $name,
+                        entries: table.len()?,
+                        stored_bytes: stats.stored_bytes(),
+                        metadata_bytes: stats.metadata_bytes(),
+                        fragmented_bytes: stats.fragmented_bytes(),
+                        leaf_pages: stats.leaf_pages(),
+                        branch_pages: stats.branch_pages(),
+                    });
+                }};
+            }
+            usage!(BLOCKS, "blocks");
+            usage!(HEADER_HASHES, "header_hashes");
+            usage!(BLOCK_CHECKSUMS, "block_checksums");
+            usage!(TX_INDEX, "tx_index");
+            usage!(STATE, "state");
+            usage!(HISTORY, "history");
+            usage!(CERTIFICATES, "certificates");
+            usage!(MERKLE_NODES, "merkle_nodes");
+            usage!(LEAF_STARTS, "leaf_starts");
+            usage!(META, "meta");
+            let stats = txn.stats()?;
+            txn.abort()?;
+            Ok(StorageReport {
+                tables,
+                page_size: stats.page_size() as u64,
+                allocated_pages: stats.allocated_pages(),
+                fragmented_bytes: stats.fragmented_bytes(),
+                metadata_bytes: stats.metadata_bytes(),
+            })
+        })
     }
 }
 
@@ -400,7 +538,54 @@ fn history_key_version(stored: &[u8], prefix_len: usize) -> Option<Version> {
     })
 }
 
-fn decode_state(key: &[u8], bytes: &[u8]) -> Result<(String, VersionedValue), StoreError> {
+/// A block's canonical bytes as stored: their length, then one LZ4 block (module doc).
+fn compress_block(bytes: &[u8]) -> Vec<u8> {
+    // `CheckedCommit` bounds the bytes by BLOCK_STORED_BYTES_MAX, which fits in a u32 (asserted above).
+    let mut out = Vec::with_capacity(4 + lz4_flex::block::get_maximum_output_size(bytes.len()));
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(&lz4_flex::block::compress(bytes));
+    out
+}
+
+/// The canonical bytes of a stored block, its length checked before any allocation; damage that LZ4
+/// notices is `Corrupted` (damage it does not notice fails the block's checksum).
+fn decompress_block(number: u64, stored: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let (len, compressed) = stored
+        .split_first_chunk::<4>()
+        .ok_or_else(|| StoreError::block_corrupted(number, "the stored block is truncated"))?;
+    let len = u32::from_le_bytes(*len) as usize;
+    if len > limits::BLOCK_STORED_BYTES_MAX {
+        return Err(StoreError::block_corrupted(
+            number,
+            format!(
+                "its length {len} is over the stored limit of {}",
+                limits::BLOCK_STORED_BYTES_MAX
+            ),
+        ));
+    }
+    let bytes = lz4_flex::block::decompress(compressed, len)
+        .map_err(|e| StoreError::block_corrupted(number, format!("it does not decompress: {e}")))?;
+    if bytes.len() != len {
+        return Err(StoreError::block_corrupted(
+            number,
+            format!("it decompresses to {} bytes, not {len}", bytes.len()),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// A stored certificate, checked against the hash it is stored under.
+fn check_certificate(hash: &Hash, der: &[u8]) -> Result<Vec<u8>, StoreError> {
+    if der.len() > limits::CERTIFICATE_BYTES_MAX || medledger_crypto::sha256(der) != *hash {
+        return Err(StoreError::corrupted(
+            format!("certificate {hash}"),
+            "the stored bytes do not hash to the key",
+        ));
+    }
+    Ok(der.to_vec())
+}
+
+fn decode_state(key: &[u8], bytes: &[u8]) -> Result<(String, StateEntry), StoreError> {
     let key = String::from_utf8(key.to_vec())
         .map_err(|_| StoreError::corrupted("state key", "not UTF-8"))?;
     if key.len() > limits::KEY_BYTES_MAX {
@@ -409,9 +594,111 @@ fn decode_state(key: &[u8], bytes: &[u8]) -> Result<(String, VersionedValue), St
             format!("{} bytes is over the key limit", key.len()),
         ));
     }
-    let value = codec::decode("state value", bytes, STATE_STORED_BYTES_MAX)
-        .map_err(|e| StoreError::corrupted(format!("state of key {key:?}"), e.to_string()))?;
-    Ok((key, value))
+    let (version, inline): (Version, Option<Vec<u8>>) =
+        codec::decode("state entry", bytes, STATE_STORED_BYTES_MAX)
+            .map_err(|e| StoreError::corrupted(format!("state of key {key:?}"), e.to_string()))?;
+    if inline
+        .as_ref()
+        .is_some_and(|v| v.len() > crate::STATE_INLINE_BYTES_MAX)
+    {
+        return Err(StoreError::corrupted(
+            format!("state of key {key:?}"),
+            "an inline value over the inline limit",
+        ));
+    }
+    Ok((key, StateEntry { version, inline }))
+}
+
+fn encode_state(entry: &StateEntry) -> Vec<u8> {
+    codec::encode(&(entry.version, &entry.inline))
+}
+
+impl RedbStore {
+    /// The values of `entries` (state entries as stored): inline, cached, or read from the blocks.
+    fn resolve_state(
+        &self,
+        entries: Vec<(String, StateEntry)>,
+    ) -> Result<Vec<(String, VersionedValue)>, StoreError> {
+        let mut values: Vec<Option<Vec<u8>>> = entries
+            .iter()
+            .map(|(key, entry)| {
+                entry
+                    .inline
+                    .clone()
+                    .or_else(|| self.values.get(key, entry.version))
+            })
+            .collect();
+        let missing: Vec<usize> = (0..entries.len())
+            .filter(|&i| values[i].is_none())
+            .collect();
+        if !missing.is_empty() {
+            let items: Vec<(&str, Version)> = missing
+                .iter()
+                .map(|&i| (entries[i].0.as_str(), entries[i].1.version))
+                .collect();
+            let resolved = crate::stored::resolve_writes(self, &items)?;
+            for (&i, (_, value)) in missing.iter().zip(resolved) {
+                self.values
+                    .insert(&entries[i].0, entries[i].1.version, &value);
+                values[i] = Some(value);
+            }
+        }
+        Ok(entries
+            .into_iter()
+            .zip(values)
+            .map(|((key, entry), value)| {
+                let value = value.unwrap_or_default();
+                (
+                    key,
+                    VersionedValue {
+                        value,
+                        version: entry.version,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// The stored state entries of the keys in `[start, end)`, at most `page_count(limit)`.
+    fn read_state_entries(
+        &self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, StateEntry)>, StoreError> {
+        check_key(start)?;
+        check_key(end)?;
+        // redb, like BTreeMap, refuses a range whose start is after its end.
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        unpanic("state range", || {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(STATE)?;
+            let mut out = Vec::new();
+            for entry in table
+                .range::<&[u8]>(start.as_bytes()..end.as_bytes())?
+                .take(page_count(limit))
+            {
+                let (key, value) = entry?;
+                out.push(decode_state(key.value(), value.value())?);
+            }
+            Ok(out)
+        })
+    }
+
+    /// The stored state entry of `key`.
+    fn read_state_entry(&self, key: &str) -> Result<Option<StateEntry>, StoreError> {
+        check_key(key)?;
+        unpanic("state read", || {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(STATE)?;
+            let Some(bytes) = table.get(key.as_bytes())? else {
+                return Ok(None);
+            };
+            decode_state(key.as_bytes(), bytes.value()).map(|(_, entry)| Some(entry))
+        })
+    }
 }
 
 impl Store for RedbStore {
@@ -440,7 +727,7 @@ impl Store for RedbStore {
                 let number = commit.number;
 
                 txn.open_table(BLOCKS)?
-                    .insert(number, commit.block_bytes.as_slice())?;
+                    .insert(number, compress_block(&commit.block_bytes).as_slice())?;
                 txn.open_table(HEADER_HASHES)?
                     .insert(number, &commit.header_hash.0)?;
                 txn.open_table(BLOCK_CHECKSUMS)?
@@ -478,26 +765,43 @@ impl Store for RedbStore {
                 }
                 drop(tx_index);
 
-                // `state` and `history` come sorted, so the B-tree is walked in order.
+                // `state` comes sorted, so the B-tree is walked in order. A value it replaces becomes
+                // history (module doc).
                 let mut state = txn.open_table(STATE)?;
+                let mut overwritten = Vec::new();
                 for (key, value) in &commit.state {
-                    state.insert(key.as_bytes(), codec::encode(value).as_slice())?;
+                    let encoded = encode_state(&StateEntry::of(value));
+                    if let Some(previous) = state.insert(key.as_bytes(), encoded.as_slice())? {
+                        let (_, previous) = decode_state(key.as_bytes(), previous.value())?;
+                        overwritten.push((key, previous.version));
+                    }
                 }
                 drop(state);
                 let mut history = txn.open_table(HISTORY)?;
-                for (key, version, tx_id, value) in &commit.history {
-                    history.insert(
-                        history_key(key, *version).as_slice(),
-                        codec::encode(&(tx_id, value)).as_slice(),
-                    )?;
+                for (key, version) in overwritten
+                    .into_iter()
+                    .chain(commit.overwritten.iter().map(|(k, v)| (k, *v)))
+                {
+                    history.insert(history_key(key, version).as_slice(), ())?;
                 }
                 drop(history);
+                let mut certificates = txn.open_table(CERTIFICATES)?;
+                for (hash, der) in &commit.certificates {
+                    if certificates.get(&hash.0)?.is_none() {
+                        certificates.insert(&hash.0, der.as_slice())?;
+                    }
+                }
+                drop(certificates);
 
+                // Leaves are derived from the entries (module doc): only where each block's start.
                 let mut nodes = txn.open_table(MERKLE_NODES)?;
-                for (level, index, hash) in &commit.merkle_nodes {
+                for (level, index, hash) in commit.merkle_nodes.iter().filter(|n| n.0 > 0) {
                     nodes.insert((*level, *index), &hash.0)?;
                 }
                 drop(nodes);
+                if commit.entry_count > 0 {
+                    txn.open_table(LEAF_STARTS)?.insert(merkle_size, number)?;
+                }
 
                 meta.insert(META_HEIGHT, number + 1)?;
                 meta.insert(META_MERKLE_SIZE, commit.merkle_size)?;
@@ -511,9 +815,10 @@ impl Store for RedbStore {
         unpanic("block read", || {
             let txn = self.db.begin_read()?;
             let blocks = txn.open_table(BLOCKS)?;
-            let Some(bytes) = blocks.get(number)? else {
+            let Some(stored) = blocks.get(number)? else {
                 return Ok(None);
             };
+            let bytes = decompress_block(number, stored.value())?;
             let checksum = txn
                 .open_table(BLOCK_CHECKSUMS)?
                 .get(number)?
@@ -522,8 +827,8 @@ impl Store for RedbStore {
                 .open_table(HEADER_HASHES)?
                 .get(number)?
                 .map(|v| Hash(*v.value()));
-            check_block_bytes(number, bytes.value(), checksum)?;
-            decode_block(number, bytes.value(), header_hash).map(Some)
+            check_block_bytes(number, &bytes, checksum)?;
+            decode_block(number, &bytes, header_hash).map(Some)
         })
     }
 
@@ -531,15 +836,16 @@ impl Store for RedbStore {
         unpanic("block read", || {
             let txn = self.db.begin_read()?;
             let blocks = txn.open_table(BLOCKS)?;
-            let Some(bytes) = blocks.get(number)? else {
+            let Some(stored) = blocks.get(number)? else {
                 return Ok(None);
             };
+            let bytes = decompress_block(number, stored.value())?;
             let checksum = txn
                 .open_table(BLOCK_CHECKSUMS)?
                 .get(number)?
                 .map(|v| Hash(*v.value()));
-            check_block_bytes(number, bytes.value(), checksum)?;
-            Ok(Some(bytes.value().to_vec()))
+            check_block_bytes(number, &bytes, checksum)?;
+            Ok(Some(bytes))
         })
     }
 
@@ -569,15 +875,26 @@ impl Store for RedbStore {
     }
 
     fn get(&self, key: &str) -> Result<Option<VersionedValue>, StoreError> {
-        check_key(key)?;
-        unpanic("state read", || {
-            let txn = self.db.begin_read()?;
-            let table = txn.open_table(STATE)?;
-            let Some(bytes) = table.get(key.as_bytes())? else {
-                return Ok(None);
-            };
-            decode_state(key.as_bytes(), bytes.value()).map(|(_, value)| Some(value))
-        })
+        let Some(entry) = self.read_state_entry(key)? else {
+            return Ok(None);
+        };
+        Ok(self
+            .resolve_state(vec![(key.to_owned(), entry)])?
+            .pop()
+            .map(|(_, value)| value))
+    }
+
+    fn version(&self, key: &str) -> Result<Option<Version>, StoreError> {
+        Ok(self.read_state_entry(key)?.map(|entry| entry.version))
+    }
+
+    fn state_entries(
+        &self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, StateEntry)>, StoreError> {
+        self.read_state_entries(start, end, limit)
     }
 
     fn range(
@@ -586,33 +903,16 @@ impl Store for RedbStore {
         end: &str,
         limit: usize,
     ) -> Result<Vec<(String, VersionedValue)>, StoreError> {
-        check_key(start)?;
-        check_key(end)?;
-        // redb, like BTreeMap, refuses a range whose start is after its end.
-        if start >= end {
-            return Ok(Vec::new());
-        }
-        unpanic("state range", || {
-            let txn = self.db.begin_read()?;
-            let table = txn.open_table(STATE)?;
-            let mut out = Vec::new();
-            for entry in table
-                .range::<&[u8]>(start.as_bytes()..end.as_bytes())?
-                .take(page_count(limit))
-            {
-                let (key, value) = entry?;
-                out.push(decode_state(key.value(), value.value())?);
-            }
-            Ok(out)
-        })
+        let entries = self.read_state_entries(start, end, limit)?;
+        self.resolve_state(entries)
     }
 
-    fn history(
+    fn history_versions(
         &self,
         key: &str,
         after: Option<Version>,
         limit: usize,
-    ) -> Result<Vec<HistoryEntry>, StoreError> {
+    ) -> Result<Vec<Version>, StoreError> {
         check_key(key)?;
         unpanic("history read", || {
             let txn = self.db.begin_read()?;
@@ -636,7 +936,7 @@ impl Store for RedbStore {
                 .range::<&[u8]>((lower, upper))?
                 .take(page_count(limit))
             {
-                let (stored_key, value) = entry?;
+                let (stored_key, _) = entry?;
                 let stored_key = stored_key.value();
                 let version = history_key_version(stored_key, prefix_len)
                     .filter(|_| stored_key[..prefix_len] == upper_key[..prefix_len])
@@ -646,19 +946,52 @@ impl Store for RedbStore {
                             "malformed history key",
                         )
                     })?;
-                let (tx_id, value): (TxId, Vec<u8>) =
-                    codec::decode("history value", value.value(), HISTORY_STORED_BYTES_MAX)
-                        .map_err(|e| {
-                            StoreError::corrupted(
-                                format!("history of key {key:?} at {version:?}"),
-                                e.to_string(),
-                            )
-                        })?;
-                out.push(HistoryEntry {
-                    version,
-                    tx_id,
-                    value,
-                });
+                out.push(version);
+            }
+            // The current version, from the state, comes after every overwritten one.
+            if out.len() < page_count(limit)
+                && let Some(current) = txn.open_table(STATE)?.get(key.as_bytes())?
+            {
+                let (_, current) = decode_state(key.as_bytes(), current.value())?;
+                if after.is_none_or(|after| current.version > after) {
+                    out.push(current.version);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn certificate(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        unpanic("certificate read", || {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(CERTIFICATES)?;
+            let Some(der) = table.get(&hash.0)? else {
+                return Ok(None);
+            };
+            check_certificate(hash, der.value()).map(Some)
+        })
+    }
+
+    fn certificates(
+        &self,
+        after: Option<Hash>,
+        limit: usize,
+    ) -> Result<Vec<(Hash, Vec<u8>)>, StoreError> {
+        unpanic("certificates read", || {
+            let txn = self.db.begin_read()?;
+            let table = txn.open_table(CERTIFICATES)?;
+            let lower = after.map(|h| h.0);
+            let range = match &lower {
+                Some(after) => {
+                    table.range::<&[u8; 32]>((Bound::Excluded(after), Bound::Unbounded))?
+                }
+                None => table.range::<&[u8; 32]>(..)?,
+            };
+            let mut out = Vec::new();
+            for entry in range.take(page_count(limit)) {
+                let (hash, der) = entry?;
+                let hash = Hash(*hash.value());
+                out.push((hash, check_certificate(&hash, der.value())?));
             }
             Ok(out)
         })
@@ -672,13 +1005,52 @@ impl Store for RedbStore {
     }
 
     fn merkle_node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
-        unpanic("merkle node read", || {
+        if level > 0 {
+            return unpanic("merkle node read", || {
+                let txn = self.db.begin_read()?;
+                Ok(txn
+                    .open_table(MERKLE_NODES)?
+                    .get((level, index))?
+                    .map(|v| Hash(*v.value())))
+            });
+        }
+        // A leaf: the leaf hash of the entry at that position of the ledger.
+        let found = unpanic("leaf position read", || {
             let txn = self.db.begin_read()?;
-            Ok(txn
-                .open_table(MERKLE_NODES)?
-                .get((level, index))?
-                .map(|v| Hash(*v.value())))
-        })
+            if index >= read_meta(&txn.open_table(META)?, META_MERKLE_SIZE)? {
+                return Ok(None);
+            }
+            let starts = txn.open_table(LEAF_STARTS)?;
+            let start = starts.range(..=index)?.next_back().transpose()?;
+            Ok(Some(
+                start.map(|(first, number)| (first.value(), number.value())),
+            ))
+        })?;
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        let Some((first, number)) = found else {
+            return Err(StoreError::corrupted(
+                "merkle tree",
+                format!("no block holds leaf {index}"),
+            ));
+        };
+        let block = self.block(number)?.ok_or_else(|| {
+            StoreError::corrupted(
+                "merkle tree",
+                format!("block {number} of leaf {index} is missing"),
+            )
+        })?;
+        let entry = usize::try_from(index - first)
+            .ok()
+            .and_then(|i| block.data.entries.get(i))
+            .ok_or_else(|| {
+                StoreError::corrupted(
+                    "merkle tree",
+                    format!("block {number} does not hold leaf {index}"),
+                )
+            })?;
+        Ok(Some(medledger_crypto::merkle::leaf_hash(entry)))
     }
 }
 
@@ -711,6 +1083,26 @@ mod tests {
         let mut runs = order.clone();
         runs.dedup();
         assert_eq!(runs.len(), 4, "interleaved: {order:?}");
+    }
+
+    #[test]
+    fn stored_blocks_round_trip_and_damage_is_corrupted() {
+        let canonical: Vec<u8> = (0..5000u32).flat_map(|i| (i % 97).to_le_bytes()).collect();
+        let stored = compress_block(&canonical);
+        assert!(stored.len() < canonical.len() / 2, "repeats compress");
+        assert_eq!(decompress_block(7, &stored).expect("round trip"), canonical);
+        let corrupted = |stored: &[u8]| matches!(decompress_block(7, stored), Err(StoreError::Corrupted { what, .. }) if what.contains("block 7"));
+        assert!(corrupted(&stored[..3]), "truncated length");
+        assert!(corrupted(&stored[..stored.len() / 2]), "truncated data");
+        let mut oversize = stored.clone();
+        oversize[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(
+            corrupted(&oversize),
+            "a length over the limit allocates nothing"
+        );
+        let mut shorter = stored.clone();
+        shorter[..4].copy_from_slice(&((canonical.len() - 1) as u32).to_le_bytes());
+        assert!(corrupted(&shorter), "a length that is not the data's");
     }
 
     #[test]

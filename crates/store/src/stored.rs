@@ -6,10 +6,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use medledger_types::{Block, Hash, TxId, ValidationCode, Version, VersionedValue, codec, limits};
+use medledger_types::{
+    Block, Envelope, Hash, HistoryEntry, ProposalResponsePayload, RwSet, TxId, ValidationCode,
+    Version, VersionedValue, codec, limits,
+};
 
 use crate::{
-    BlockCommit, COMMIT_WRITES_COUNT_MAX, MERKLE_LEVEL_COUNT_MAX, StateWrite, StoreError, TxRecord,
+    BlockCommit, COMMIT_CERTIFICATES_COUNT_MAX, COMMIT_WRITES_COUNT_MAX, MERKLE_LEVEL_COUNT_MAX,
+    StateWrite, Store, StoreError, TxRecord,
 };
 
 /// A [`BlockCommit`] that agrees with itself, encoded and arranged for writing. Whether it also fits the
@@ -29,8 +33,11 @@ pub(crate) struct CheckedCommit {
     pub txs: Vec<TxRecord>,
     /// The latest write of each key, sorted by key.
     pub state: Vec<(String, VersionedValue)>,
-    /// Every write, sorted by key then version (a second write of a key by the same transaction wins).
-    pub history: Vec<(String, Version, TxId, Vec<u8>)>,
+    /// The versions this block writes and also overwrites (a later transaction of the block writes
+    /// the key again), sorted by key then version. With `state`, every version the block writes.
+    pub overwritten: Vec<(String, Version)>,
+    /// The certificates carried whole, by hash, sorted, no duplicates.
+    pub certificates: Vec<(Hash, Vec<u8>)>,
     /// Sorted by (level, index), no duplicates.
     pub merkle_nodes: Vec<(u8, u64, Hash)>,
     pub merkle_size: u64,
@@ -57,14 +64,17 @@ impl CheckedCommit {
             header_hash,
             txs,
             writes,
+            certificates,
             merkle_nodes,
             merkle_size,
         } = commit;
         let number = block.header.number;
         check_header(&block, header_hash, merkle_size)?;
         check_tx_records(&block, &txs)?;
-        let ArrangedWrites { state, history } = arrange_writes(&block, &txs, writes)?;
+        let ArrangedWrites { state, overwritten } = arrange_writes(&block, &txs, writes)?;
+        let certificates = arrange_certificates(number, certificates)?;
         let merkle_nodes = arrange_merkle_nodes(number, merkle_size, merkle_nodes)?;
+        check_leaves(&block, merkle_size, &merkle_nodes)?;
         let txs = one_record_per_id(txs);
         let block_bytes = encode_block(&block)?;
         let block_checksum = medledger_crypto::sha256(&block_bytes);
@@ -76,7 +86,8 @@ impl CheckedCommit {
             entry_count: block.data.entries.len() as u64,
             txs,
             state,
-            history,
+            overwritten,
+            certificates,
             merkle_nodes,
             merkle_size,
         })
@@ -214,8 +225,8 @@ fn check_tx_records(block: &Block, txs: &[TxRecord]) -> Result<(), StoreError> {
 struct ArrangedWrites {
     /// The latest write of each key, sorted by key.
     state: Vec<(String, VersionedValue)>,
-    /// Every write, sorted by key then version (a second write of a key by the same transaction wins).
-    history: Vec<(String, Version, TxId, Vec<u8>)>,
+    /// The versions overwritten within the block, sorted by key then version.
+    overwritten: Vec<(String, Version)>,
 }
 
 /// Checks the state writes (within limits, from valid entries of this block, in commit order; see
@@ -246,27 +257,173 @@ fn arrange_writes(
         tx: 0,
     };
     let mut latest: BTreeMap<String, VersionedValue> = BTreeMap::new();
-    let mut history: BTreeMap<(String, Version), (TxId, Vec<u8>)> = BTreeMap::new();
+    let mut overwritten: std::collections::BTreeSet<(String, Version)> = Default::default();
+    // The endorsed read–write set of the entry the last write came from: writes come in entry order.
+    let mut endorsed: Option<(u32, TxId, RwSet)> = None;
     for write in writes {
         check_write(block, &write, previous_version, tx_id_at(write.version.tx))?;
         let version = write.version;
         previous_version = version;
-        latest.insert(
+        if endorsed
+            .as_ref()
+            .is_none_or(|(index, ..)| *index != version.tx)
+        {
+            let entry = block
+                .data
+                .entries
+                .get(version.tx as usize)
+                .ok_or_else(|| invalid(number, format!("entry {} is missing", version.tx)))?;
+            let (tx_id, rwset) = entry_rwset(entry)
+                .map_err(|e| invalid(number, format!("entry {}: {e}", version.tx)))?;
+            endorsed = Some((version.tx, tx_id, rwset));
+        }
+        if let Some((_, tx_id, rwset)) = &endorsed
+            && (*tx_id != write.tx_id || !rwset_writes(rwset, &write.key, &write.value))
+        {
+            return Err(invalid(
+                number,
+                format!(
+                    "write of key {:?} by entry {} is not one of that entry's endorsed writes",
+                    write.key, version.tx
+                ),
+            ));
+        }
+        let previous = latest.insert(
             write.key.clone(),
             VersionedValue {
-                value: write.value.clone(),
+                value: write.value,
                 version,
             },
         );
-        history.insert((write.key, version), (write.tx_id, write.value));
+        // A second write of a key by the same transaction replaces the first: one version.
+        if let Some(previous) = previous
+            && previous.version != version
+        {
+            overwritten.insert((write.key, previous.version));
+        }
     }
     Ok(ArrangedWrites {
         state: latest.into_iter().collect(),
-        history: history
-            .into_iter()
-            .map(|((key, version), (tx_id, value))| (key, version, tx_id, value))
-            .collect(),
+        overwritten: overwritten.into_iter().collect(),
     })
+}
+
+/// Whether `rwset` (whose writes are sorted by key) writes `value` under `key`.
+fn rwset_writes(rwset: &RwSet, key: &str, value: &[u8]) -> bool {
+    rwset
+        .writes
+        .binary_search_by(|w| w.key.as_str().cmp(key))
+        .is_ok_and(|i| rwset.writes[i].value == value)
+}
+
+/// The transaction id and the endorsed read–write set of a block entry (an envelope), decoded as
+/// untrusted input. `Err` says why the entry is not an envelope.
+pub fn entry_rwset(entry: &[u8]) -> Result<(TxId, RwSet), String> {
+    let envelope: Envelope =
+        codec::decode("envelope", entry, limits::ENVELOPE_BYTES_MAX).map_err(|e| e.to_string())?;
+    let payload: ProposalResponsePayload = codec::decode(
+        "response payload",
+        &envelope.response_payload,
+        limits::ENVELOPE_BYTES_MAX,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((
+        medledger_crypto::tx_id(&envelope.proposal.proposal),
+        payload.rwset,
+    ))
+}
+
+/// The history entries of `key` at `versions` ([`resolve_writes`]).
+pub(crate) fn resolve_history<S: Store + ?Sized>(
+    store: &S,
+    key: &str,
+    versions: &[Version],
+) -> Result<Vec<HistoryEntry>, StoreError> {
+    let items: Vec<(&str, Version)> = versions.iter().map(|v| (key, *v)).collect();
+    Ok(resolve_writes(store, &items)?
+        .into_iter()
+        .zip(versions)
+        .map(|((tx_id, value), version)| HistoryEntry {
+            version: *version,
+            tx_id,
+            value,
+        })
+        .collect())
+}
+
+/// For each `(key, version)`, the transaction id and the value that version's block entry wrote under
+/// the key, read from the entry's endorsed read–write set; in the order given. Each block is read once
+/// however many of the items it holds. An item that does not resolve is [`StoreError::Corrupted`].
+pub(crate) fn resolve_writes<S: Store + ?Sized>(
+    store: &S,
+    items: &[(&str, Version)],
+) -> Result<Vec<(TxId, Vec<u8>)>, StoreError> {
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| items[i].1);
+    let mut out: Vec<Option<(TxId, Vec<u8>)>> = vec![None; items.len()];
+    let mut block: Option<Block> = None;
+    for i in order {
+        let (key, version) = items[i];
+        let corrupted = |detail: String| {
+            StoreError::corrupted(format!("the value of key {key:?} at {version:?}"), detail)
+        };
+        if block
+            .as_ref()
+            .is_none_or(|b| b.header.number != version.block)
+        {
+            block = Some(
+                store
+                    .block(version.block)?
+                    .ok_or_else(|| corrupted("the block is missing".into()))?,
+            );
+        }
+        let entry = block
+            .as_ref()
+            .and_then(|b| b.data.entries.get(version.tx as usize))
+            .ok_or_else(|| corrupted("the block has no such entry".into()))?;
+        let (tx_id, rwset) = entry_rwset(entry).map_err(corrupted)?;
+        let value = rwset
+            .writes
+            .binary_search_by(|w| w.key.as_str().cmp(key))
+            .ok()
+            .and_then(|i| rwset.writes.into_iter().nth(i))
+            .ok_or_else(|| corrupted("the entry does not write this key".into()))?
+            .value;
+        out[i] = Some((tx_id, value));
+    }
+    Ok(out.into_iter().flatten().collect())
+}
+
+/// Checks the certificates (each within `CERTIFICATE_BYTES_MAX`, at most
+/// [`COMMIT_CERTIFICATES_COUNT_MAX`]) and keys them by hash.
+fn arrange_certificates(
+    number: u64,
+    certificates: Vec<Vec<u8>>,
+) -> Result<Vec<(Hash, Vec<u8>)>, StoreError> {
+    if certificates.len() > COMMIT_CERTIFICATES_COUNT_MAX {
+        return Err(invalid(
+            number,
+            format!(
+                "{} certificates is over the limit of {COMMIT_CERTIFICATES_COUNT_MAX}",
+                certificates.len()
+            ),
+        ));
+    }
+    let mut by_hash = BTreeMap::new();
+    for der in certificates {
+        if der.len() > limits::CERTIFICATE_BYTES_MAX {
+            return Err(invalid(
+                number,
+                format!(
+                    "a certificate of {} bytes is over the limit of {}",
+                    der.len(),
+                    limits::CERTIFICATE_BYTES_MAX
+                ),
+            ));
+        }
+        by_hash.insert(medledger_crypto::sha256(&der), der);
+    }
+    Ok(by_hash.into_iter().collect())
 }
 
 /// Checks one write: its key and value are within limits, it is by a valid entry of this block, its
@@ -374,6 +531,42 @@ fn arrange_merkle_nodes(
         .into_iter()
         .map(|((level, index), hash)| (level, index, hash))
         .collect())
+}
+
+/// Checks that the level-0 nodes of this block's leaves are its entries' leaf hashes (a store may derive
+/// them from the entries instead of keeping them). Nodes of earlier leaves are refused later, by
+/// [`CheckedCommit::check_position`].
+fn check_leaves(
+    block: &Block,
+    merkle_size: u64,
+    merkle_nodes: &[(u8, u64, Hash)],
+) -> Result<(), StoreError> {
+    let number = block.header.number;
+    let entries = &block.data.entries;
+    let Some(first) = merkle_size.checked_sub(entries.len() as u64) else {
+        return Err(invalid(
+            number,
+            format!(
+                "merkle size {merkle_size} is less than the block's {} entries",
+                entries.len()
+            ),
+        ));
+    };
+    for &(level, index, hash) in merkle_nodes {
+        if level != 0 || index < first {
+            continue;
+        }
+        let entry = usize::try_from(index - first)
+            .ok()
+            .and_then(|i| entries.get(i));
+        if entry.is_none_or(|entry| medledger_crypto::merkle::leaf_hash(entry) != hash) {
+            return Err(invalid(
+                number,
+                format!("merkle leaf {index} is not its entry's leaf hash"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Keeps one record per transaction id within the block, by the same rule as across blocks

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use borsh::{BorshDeserialize, BorshSerialize};
 
 /// The format version written into every top-level signed or stored structure.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 
 /// A clock: the current time in milliseconds since the Unix epoch. Whatever needs the time (the peer for
 /// certificate validity at endorsement, the orderer for block timestamps) is handed one rather than
@@ -238,6 +238,31 @@ pub struct Signer {
     pub certificate_hash: Hash,
 }
 
+/// How a transaction names a signer's certificate: whole, or by the SHA-256 of its DER once the
+/// ledger holds it. A certificate reaches the ledger the first time a valid transaction carries it
+/// whole (as creator or endorser); from the next block on, a transaction may name it by hash instead,
+/// and validation resolves the hash through the ledger's certificate table (a hash the table does not
+/// hold is `unknown_certificate_hash`). Either way the certificate is judged the same: chain, role,
+/// validity window at the block's time, CRLs.
+#[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
+pub enum IdentityRef {
+    /// The X.509 certificate, DER (at most `limits::CERTIFICATE_BYTES_MAX`). Discriminant 0.
+    Certificate(Vec<u8>),
+    /// SHA-256 of the DER of a certificate that a valid transaction of an earlier block carried whole.
+    /// Discriminant 1.
+    Known(Hash),
+}
+
+impl IdentityRef {
+    /// The certificate, if it is carried whole.
+    pub fn certificate(&self) -> Option<&[u8]> {
+        match self {
+            IdentityRef::Certificate(der) => Some(der),
+            IdentityRef::Known(_) => None,
+        }
+    }
+}
+
 /// What a person asks the ledger to do: run `function` of `contract` with `args`.
 /// Signed by the creator; its SHA-256 is the [`TxId`].
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
@@ -248,8 +273,8 @@ pub struct Proposal {
     pub function: String,
     /// Each argument is opaque bytes (the contract decodes them; the EHR contract uses borsh).
     pub args: Vec<Vec<u8>>,
-    /// The creator's X.509 certificate, DER.
-    pub creator: Vec<u8>,
+    /// The creator's certificate, whole or by hash.
+    pub creator: IdentityRef,
     /// Random bytes so that two identical requests are two transactions.
     pub nonce: [u8; 16],
     /// Milliseconds since the Unix epoch, chosen by the creator. The contract's only clock.
@@ -315,8 +340,8 @@ pub struct ProposalResponsePayload {
 /// One peer's signature over the canonical bytes of a [`ProposalResponsePayload`].
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
 pub struct Endorsement {
-    /// The endorsing peer's X.509 certificate, DER.
-    pub endorser: Vec<u8>,
+    /// The endorsing peer's certificate, whole or by hash.
+    pub endorser: IdentityRef,
     pub signature: Signature,
 }
 
@@ -370,6 +395,8 @@ pub enum ValidationCode {
     /// A configuration update that is not the one the channel's rules produce, or an application
     /// transaction that writes configuration keys.
     BadConfigUpdate = 10,
+    /// A certificate is named by a hash that no valid transaction of an earlier block carried whole.
+    UnknownCertificateHash = 11,
 }
 
 impl ValidationCode {
@@ -390,6 +417,7 @@ impl ValidationCode {
             ValidationCode::ContractRefused => "contract_refused",
             ValidationCode::WrongChannel => "wrong_channel",
             ValidationCode::BadConfigUpdate => "bad_config_update",
+            ValidationCode::UnknownCertificateHash => "unknown_certificate_hash",
         }
     }
 }
@@ -428,8 +456,8 @@ pub struct BlockData {
 /// The orderer's signature over the block header hash.
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
 pub struct OrdererSignature {
-    /// The orderer's X.509 certificate, DER.
-    pub orderer: Vec<u8>,
+    /// SHA-256 of the orderer's certificate (DER), one of the channel configuration's `orderers`.
+    pub orderer: Hash,
     pub signature: Signature,
 }
 
@@ -534,7 +562,8 @@ pub struct VersionedValue {
     pub version: Version,
 }
 
-/// One version of a key in its history.
+/// One version of a key in its history. The store keeps only where it is (the version); the
+/// transaction id and the value are read from that transaction's entry in the block.
 #[derive(Clone, PartialEq, Eq, Debug, BorshSerialize, BorshDeserialize)]
 pub struct HistoryEntry {
     pub version: Version,

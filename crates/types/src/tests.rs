@@ -60,7 +60,11 @@ fn arb_envelope() -> impl Strategy<Value = Envelope> {
             endorsements: ends
                 .into_iter()
                 .map(|(endorser, signature)| Endorsement {
-                    endorser,
+                    endorser: if endorser.len() % 2 == 0 {
+                        IdentityRef::Certificate(endorser)
+                    } else {
+                        IdentityRef::Known(Hash([endorser.len() as u8; 32]))
+                    },
                     signature,
                 })
                 .collect(),
@@ -103,7 +107,7 @@ fn arb_block() -> impl Strategy<Value = Block> {
                     data: BlockData { entries },
                     metadata: BlockMetadata {
                         orderer_signature: OrdererSignature {
-                            orderer: vec![1, 2, 3],
+                            orderer: Hash([3; 32]),
                             signature,
                         },
                         validation_codes: codes,
@@ -150,7 +154,7 @@ proptest! {
 
     #[test]
     fn proposal_round_trips(channel in "[a-z]{1,8}", args in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..20), 0..4), nonce in any::<[u8; 16]>(), ts in any::<i64>()) {
-        round_trip(&Proposal { format_version: FORMAT_VERSION, channel, contract: "ehr".into(), function: "create".into(), args, creator: vec![9; 10], nonce, timestamp_ms: ts });
+        round_trip(&Proposal { format_version: FORMAT_VERSION, channel, contract: "ehr".into(), function: "create".into(), args, creator: IdentityRef::Certificate(vec![9; 10]), nonce, timestamp_ms: ts });
     }
 
     #[test]
@@ -188,6 +192,20 @@ fn unknown_enum_discriminant_is_an_error() {
     assert_eq!(
         codec::decode::<ValidationCode>("code", &[7], 1),
         Ok(ValidationCode::MvccReadConflict)
+    );
+}
+
+#[test]
+fn identity_ref_layout_is_a_discriminant_then_the_certificate_or_its_hash() {
+    let whole = codec::encode(&IdentityRef::Certificate(vec![0xaa, 0xbb]));
+    assert_eq!(whole, [0, 2, 0, 0, 0, 0xaa, 0xbb]);
+    let known = codec::encode(&IdentityRef::Known(Hash([5; 32])));
+    assert_eq!(known.len(), 33);
+    assert_eq!(known[0], 1);
+    assert!(codec::decode::<IdentityRef>("identity", &[2; 33], 33).is_err());
+    assert_eq!(
+        codec::decode::<ValidationCode>("code", &[11], 1),
+        Ok(ValidationCode::UnknownCertificateHash)
     );
 }
 

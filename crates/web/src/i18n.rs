@@ -869,6 +869,11 @@ static MESSAGES: &[(&str, &str, &str)] = &[
         "Invalid configuration update",
         "Actualización de configuración no válida",
     ),
+    (
+        "validation.unknown_certificate_hash",
+        "Certificate named by an unknown hash",
+        "Certificado nombrado por un hash desconocido",
+    ),
     // Record kinds, lower case.
     ("kind.patient", "patient", "paciente"),
     ("kind.patient.plural", "patients", "pacientes"),
@@ -993,6 +998,7 @@ pub fn validation_code_name(lang: Lang, code: ValidationCode) -> &'static str {
         ValidationCode::ContractRefused => "validation.contract_refused",
         ValidationCode::WrongChannel => "validation.wrong_channel",
         ValidationCode::BadConfigUpdate => "validation.bad_config_update",
+        ValidationCode::UnknownCertificateHash => "validation.unknown_certificate_hash",
     };
     t(lang, key)
 }
@@ -1185,7 +1191,7 @@ mod tests {
         let codes: Vec<ValidationCode> = (0..=u8::MAX)
             .filter_map(|b| borsh::from_slice::<ValidationCode>(&[b]).ok())
             .collect();
-        assert_eq!(codes.len(), 11);
+        assert_eq!(codes.len(), 12);
         for code in codes {
             assert!(has(&format!("validation.{}", code.as_str())), "{code}");
             for lang in Lang::ALL {

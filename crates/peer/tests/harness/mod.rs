@@ -23,8 +23,8 @@ use medledger_peer::{Endorsed, Peer, PeerError, PeerIdentity};
 use medledger_store::{MemoryStore, Store};
 use medledger_types::{
     BatchConfig, Block, ChannelConfig, Clock, Endorsement, Envelope, FORMAT_VERSION, HistoryEntry,
-    OrgConfig, Proposal, ProposalResponsePayload, Role, SignedProposal, Signer, TxId, TxLocation,
-    ValidationCode, Version, VersionedValue, codec,
+    IdentityRef, OrgConfig, Proposal, ProposalResponsePayload, Role, SignedProposal, Signer, TxId,
+    TxLocation, ValidationCode, Version, VersionedValue, codec,
 };
 
 /// The peer's clock and the default block time: mid-2025, inside every certificate's validity.
@@ -67,15 +67,38 @@ impl Member {
         self.propose_to(CHANNEL, CONTRACT_NAME, call)
     }
 
+    /// A signed proposal of `call` to this channel's EHR contract that names its creator by certificate
+    /// hash (resolved through the ledger's certificate table).
+    pub fn propose_by_hash(&self, call: &EhrCall) -> SignedProposal {
+        self.propose_as(self.by_hash(), CHANNEL, CONTRACT_NAME, call)
+    }
+
+    /// This member's certificate, named by hash.
+    pub fn by_hash(&self) -> IdentityRef {
+        IdentityRef::Known(medledger_crypto::sha256(&self.certificate))
+    }
+
     /// A signed proposal of `call` to any channel and contract (as `medledger_node::Identity::propose`).
     pub fn propose_to(&self, channel: &str, contract: &str, call: &EhrCall) -> SignedProposal {
+        let creator = IdentityRef::Certificate(self.certificate.clone());
+        self.propose_as(creator, channel, contract, call)
+    }
+
+    /// A signed proposal of `call` naming the creator as `creator`.
+    pub fn propose_as(
+        &self,
+        creator: IdentityRef,
+        channel: &str,
+        contract: &str,
+        call: &EhrCall,
+    ) -> SignedProposal {
         let proposal = Proposal {
             format_version: FORMAT_VERSION,
             channel: channel.to_owned(),
             contract: contract.to_owned(),
             function: call.function().to_owned(),
             args: vec![call.encode()],
-            creator: self.certificate.clone(),
+            creator,
             nonce: medledger_crypto::keys::random_bytes(),
             timestamp_ms: NOW_MS,
         };
@@ -89,7 +112,7 @@ impl Member {
     /// This member's signature over a response payload, as an endorser signs.
     pub fn endorse_payload(&self, response_payload: &[u8]) -> Endorsement {
         Endorsement {
-            endorser: self.certificate.clone(),
+            endorser: IdentityRef::Certificate(self.certificate.clone()),
             signature: self.key.sign(response_payload),
         }
     }
@@ -365,7 +388,11 @@ impl Network {
 
     /// `who` proposes `call`, the peer endorses it, and the endorsement becomes an envelope.
     pub fn transaction(&self, who: &Member, call: &EhrCall) -> Tx {
-        let proposal = who.propose(call);
+        self.transaction_of(who.propose(call))
+    }
+
+    /// The peer endorses `proposal`, and the endorsement becomes an envelope.
+    pub fn transaction_of(&self, proposal: SignedProposal) -> Tx {
         let endorsed = self.endorse(&proposal);
         let envelope = envelope(
             proposal.clone(),
@@ -386,12 +413,27 @@ impl Network {
     pub fn endorse_without_checks(&self, proposal: &SignedProposal) -> Envelope {
         let decoded: Proposal = codec::decode("proposal", &proposal.proposal, usize::MAX)
             .expect("the proposal decodes");
-        let parsed = parse_certificate(&decoded.creator).expect("the creator's certificate parses");
+        let der = match &decoded.creator {
+            IdentityRef::Certificate(der) => der.clone(),
+            // Named by hash: the ledger's copy, or (for a certificate not on it yet) the member's.
+            IdentityRef::Known(hash) => self
+                .store
+                .certificate(hash)
+                .expect("the store reads")
+                .or_else(|| {
+                    [&self.doctor, &self.second_doctor, &self.admin]
+                        .into_iter()
+                        .map(|m| m.certificate.clone())
+                        .find(|der| medledger_crypto::sha256(der) == *hash)
+                })
+                .expect("a member's certificate"),
+        };
+        let parsed = parse_certificate(&der).expect("the creator's certificate parses");
         let signer = Signer {
             org: parsed.msp_id,
             role: parsed.role.expect("the certificate has a role"),
             name: parsed.name,
-            certificate_hash: medledger_crypto::sha256(&decoded.creator),
+            certificate_hash: medledger_crypto::sha256(&der),
         };
         let tx_id = tx_id(proposal);
         let simulation = simulate(
@@ -510,7 +552,7 @@ impl Network {
 /// Signs `block`'s header hash as `signer`, naming `signer`'s certificate.
 pub fn sign_block(block: &mut Block, signer: &Member) {
     let hash = medledger_crypto::header_hash(&block.header);
-    block.metadata.orderer_signature.orderer = signer.certificate.clone();
+    block.metadata.orderer_signature.orderer = medledger_crypto::sha256(&signer.certificate);
     block.metadata.orderer_signature.signature = signer.key.sign(&hash.0);
 }
 
@@ -519,7 +561,7 @@ fn orderer_identity(orderer: &Member) -> OrdererIdentity {
     OrdererIdentity { key, certificate }
 }
 
-fn open_peer(store: &Arc<MemoryStore>, member: &Member) -> Peer {
+pub fn open_peer(store: &Arc<MemoryStore>, member: &Member) -> Peer {
     let (key, certificate) = member.clone_identity();
     let clock: Clock = Arc::new(|| NOW_MS);
     let store: Arc<dyn Store> = store.clone();
