@@ -487,15 +487,7 @@ impl Node {
         function: &str,
         args: Vec<Vec<u8>>,
     ) -> Result<Response, InvokeError> {
-        let creator = self.peer.identity_ref(&identity.certificate);
-        let (_, signed) = identity.propose(
-            creator,
-            &self.channel,
-            &self.contract,
-            function,
-            args,
-            now_ms(),
-        );
+        let (_, signed) = self.propose(identity, function, args);
         let evaluated = self.with_peer(move |peer| peer.evaluate(&signed)).await?;
         Ok(evaluated?.response)
     }
