@@ -468,6 +468,7 @@ mod tests {
                 contract: "ehr".into(),
                 endorsement_policy: "OR('Org1.peer')".into(),
                 batch: BatchConfig::default(),
+                proposal_window_ms: medledger_types::limits::PROPOSAL_WINDOW_MS_DEFAULT,
             }
         }
 

@@ -143,6 +143,7 @@ pub fn init_with(
         contract: medledger_contract::ehr::CONTRACT_NAME.to_owned(),
         endorsement_policy: format!("OR('{}.peer')", options.msp_id),
         batch: options.batch.clone(),
+        proposal_window_ms: medledger_types::limits::PROPOSAL_WINDOW_MS_DEFAULT,
     };
     files::write_file(
         &data.root().join("node.toml"),

@@ -154,6 +154,7 @@ mod tests {
             contract: "ehr".into(),
             endorsement_policy: "OR('Org1.peer')".into(),
             batch: Default::default(),
+            proposal_window_ms: medledger_types::limits::PROPOSAL_WINDOW_MS_DEFAULT,
         }
     }
 

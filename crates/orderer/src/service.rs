@@ -277,6 +277,7 @@ mod tests {
             contract: "ehr".into(),
             endorsement_policy: "OR('Org1.peer')".into(),
             batch: batch.clone(),
+            proposal_window_ms: medledger_types::limits::PROPOSAL_WINDOW_MS_DEFAULT,
         };
         let identity = OrdererIdentity {
             key: SigningKey::from_seed(&[1; 32]),

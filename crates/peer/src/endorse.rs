@@ -34,6 +34,16 @@ pub enum EndorseError {
     BadSignature,
     #[error("the peer could not read its state: {0}")]
     State(String),
+    /// The proposal is dated further from the peer's clock than the channel's window: it would be
+    /// invalid in any block cut now.
+    #[error(
+        "the proposal is dated {proposal_ms} ms since the epoch, more than {window_ms} ms from this peer's clock ({now_ms}); check the client's clock"
+    )]
+    OutsideTimeWindow {
+        proposal_ms: i64,
+        now_ms: i64,
+        window_ms: u64,
+    },
 }
 
 /// An endorsed proposal: what the gateway puts in the envelope.
@@ -105,6 +115,15 @@ impl Peer {
             return Err(EndorseError::WrongChannel {
                 channel: proposal.channel,
                 contract: proposal.contract,
+            });
+        }
+        let now_ms = (self.clock)();
+        let window_ms = channel.config.proposal_window_ms;
+        if !crate::validate::within_window(proposal.timestamp_ms, now_ms, window_ms) {
+            return Err(EndorseError::OutsideTimeWindow {
+                proposal_ms: proposal.timestamp_ms,
+                now_ms,
+                window_ms,
             });
         }
         let creator = channel

@@ -8,16 +8,18 @@
 //!
 //! 1. `malformed_envelope`: it does not decode, breaks a limit, or its parts disagree (tx id, versions).
 //! 2. `wrong_channel`: the proposal names another channel or contract.
-//! 3. `unknown_certificate_hash` / `unknown_certificate` / `revoked_certificate`: the creator or an
+//! 3. `outside_time_window`: the proposal's timestamp is further from the block's time than the
+//!    channel's `proposal_window_ms` (so a record cannot be backdated).
+//! 4. `unknown_certificate_hash` / `unknown_certificate` / `revoked_certificate`: the creator or an
 //!    endorser is named by a hash that no valid transaction of an earlier block carried whole; or the
 //!    certificate does not chain to a member root (judged at the block's timestamp), or is on its org's
 //!    CRL.
-//! 4. `bad_signature`: the creator's or an endorser's signature does not verify. All signatures of a block
+//! 5. `bad_signature`: the creator's or an endorser's signature does not verify. All signatures of a block
 //!    are batch-verified on two threads; only a failing batch is re-checked one by one.
-//! 5. `endorsement_policy_failure`: the distinct endorsers do not satisfy the channel's policy.
-//! 6. `contract_refused`: the endorsed response is a refusal.
-//! 7. `duplicate_tx_id`: a valid transaction with the same id is already committed or earlier in the block.
-//! 8. `mvcc_read_conflict`: a key read during simulation has another version now (counting the writes of
+//! 6. `endorsement_policy_failure`: the distinct endorsers do not satisfy the channel's policy.
+//! 7. `contract_refused`: the endorsed response is a refusal.
+//! 8. `duplicate_tx_id`: a valid transaction with the same id is already committed or earlier in the block.
+//! 9. `mvcc_read_conflict`: a key read during simulation has another version now (counting the writes of
 //!    valid transactions earlier in the same block).
 //!
 //! The result, a [`ValidatedBlock`], is everything one store transaction writes.
@@ -497,6 +499,13 @@ fn prepare(
     {
         return failed(WrongChannel);
     }
+    if !within_window(
+        proposal.timestamp_ms,
+        at_ms,
+        channel.config.proposal_window_ms,
+    ) {
+        return failed(OutsideTimeWindow);
+    }
     // Configuration keys are written only by configuration updates, which write nothing else.
     let writes_config = |w: &medledger_types::KvWrite| w.key.starts_with(CONFIG_KEY_PREFIX);
     if (!is_config && payload.rwset.writes.iter().any(writes_config))
@@ -547,6 +556,12 @@ fn prepare(
         config: is_config.then_some((creator.signer, proposal)),
         carried,
     }))
+}
+
+/// Whether a proposal dated `proposal_ms` may be in a block dated `block_ms`: at most `window_ms` apart,
+/// either way.
+pub(crate) fn within_window(proposal_ms: i64, block_ms: i64, window_ms: u64) -> bool {
+    proposal_ms.abs_diff(block_ms) <= window_ms
 }
 
 /// The signatures one prepared entry carries: (message, signature, key).

@@ -237,7 +237,8 @@ fn certificates_from_a_ca_outside_the_channel_are_unknown() {
 
 #[test]
 fn certificates_are_judged_at_the_block_time_not_at_endorsement() {
-    let mut net = Network::new();
+    // A channel that accepts proposals dated up to three hours from their block.
+    let mut net = Network::with(Setup::with_time_window(3 * 3600 * 1000));
     let one_hour_s = 3600;
     let leaving = net.org.member_valid(
         "locum@org1.example",
@@ -258,6 +259,30 @@ fn certificates_are_judged_at_the_block_time_not_at_endorsement() {
 
     assert_eq!(net.deliver(&block), [UnknownCertificate, Valid]);
     assert_eq!(net.state(&patient_key(1)), None);
+}
+
+#[test]
+fn a_proposal_dated_outside_the_window_of_its_block_is_invalid_and_endorsement_refuses_it() {
+    let mut net = Network::new();
+    let window_ms = medledger_types::limits::PROPOSAL_WINDOW_MS_DEFAULT as i64;
+    // Endorsed now, but put in a block dated more than the window later (an orderer holding it back, or
+    // a client reusing an old endorsement to backdate a record).
+    // At the edge of the window it is still valid (block times never go back: the edge comes first).
+    let edge = net.transaction(&net.doctor, &create_patient(2));
+    let block = net.cut_at(vec![edge.entry()], NOW_MS + window_ms);
+    assert_eq!(net.deliver(&block), [Valid]);
+    let late = net.transaction(&net.doctor, &create_patient(1));
+    let block = net.cut_at(vec![late.entry()], NOW_MS + window_ms + 1);
+    assert_eq!(net.deliver(&block), [OutsideTimeWindow]);
+    assert_eq!(net.state(&patient_key(1)), None);
+    // A proposal dated an hour before the peer's clock is refused at endorsement already.
+    let backdated = net
+        .doctor
+        .propose_at(&create_patient(3), NOW_MS - 3_600_000);
+    assert!(matches!(
+        net.peer.endorse(&backdated),
+        Err(EndorseError::OutsideTimeWindow { .. })
+    ));
 }
 
 #[test]

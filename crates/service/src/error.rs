@@ -285,6 +285,9 @@ impl From<InvokeError> for ServiceError {
                     ServiceError::Forbidden("your certificate is not accepted by the ledger".into())
                 }
                 EndorseError::Malformed(detail) => ServiceError::BadRequest(detail),
+                e @ EndorseError::OutsideTimeWindow { .. } => {
+                    ServiceError::BadRequest(e.to_string())
+                }
                 e @ (EndorseError::WrongChannel { .. }
                 | EndorseError::BadSignature
                 | EndorseError::State(_)) => ServiceError::Internal(e.to_string()),

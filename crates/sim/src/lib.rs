@@ -191,6 +191,7 @@ impl Simulation {
             contract: medledger_contract::ehr::CONTRACT_NAME.into(),
             endorsement_policy: format!("OR('{ORG}.peer')"),
             batch: BatchConfig::default(),
+            proposal_window_ms: medledger_types::limits::PROPOSAL_WINDOW_MS_DEFAULT,
         };
         let (genesis, assembler) = BlockAssembler::genesis(
             &config,

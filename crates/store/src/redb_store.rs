@@ -115,6 +115,9 @@ pub struct RedbOptions {
     pub scratch: bool,
 }
 
+/// redb's page cache while [`RedbStore::check_page_checksums`] reads the whole file.
+const PAGE_CHECK_CACHE_BYTES: usize = 32 * 1024 * 1024;
+
 /// How often a scratch store's commit is made durable anyway (see [`RedbOptions::scratch`]).
 pub const SCRATCH_SYNC_EVERY_BLOCKS: u64 = 256;
 
@@ -317,6 +320,9 @@ impl RedbStore {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let mut builder = Database::builder();
             builder.set_check_integrity_on_open(true);
+            // The check reads every page once: a small cache keeps a large ledger's check small too
+            // (redb's default would keep up to 1 GiB of it).
+            builder.set_cache_size(PAGE_CHECK_CACHE_BYTES);
             // The repair reports progress 0.3 only after the latest commit failed its checksums,
             // before it would fall back to the previous commit: stop there instead.
             builder.set_repair_callback(|session| {

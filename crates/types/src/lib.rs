@@ -397,6 +397,9 @@ pub enum ValidationCode {
     BadConfigUpdate = 10,
     /// A certificate is named by a hash that no valid transaction of an earlier block carried whole.
     UnknownCertificateHash = 11,
+    /// The proposal's timestamp is further from its block's time than the channel's window allows
+    /// (`ChannelConfig::proposal_window_ms`): a record cannot be backdated or dated ahead.
+    OutsideTimeWindow = 12,
 }
 
 impl ValidationCode {
@@ -418,6 +421,7 @@ impl ValidationCode {
             ValidationCode::WrongChannel => "wrong_channel",
             ValidationCode::BadConfigUpdate => "bad_config_update",
             ValidationCode::UnknownCertificateHash => "unknown_certificate_hash",
+            ValidationCode::OutsideTimeWindow => "outside_time_window",
         }
     }
 }
@@ -529,6 +533,10 @@ pub struct ChannelConfig {
     /// Fabric-syntax endorsement policy, e.g. `OR('Org1.peer')`.
     pub endorsement_policy: String,
     pub batch: BatchConfig,
+    /// How far, in milliseconds, a proposal's timestamp may lie from its block's time (either way) for
+    /// the transaction to be valid, as Fabric's `TimeWindowCheck`; endorsements check it against the
+    /// peer's clock too. [`limits::PROPOSAL_WINDOW_MS_DEFAULT`] by default.
+    pub proposal_window_ms: u64,
 }
 
 /// The name under which proposals address the channel's configuration instead of its contract.

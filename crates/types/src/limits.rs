@@ -37,6 +37,9 @@ pub const BLOCK_TIMEOUT_MS_DEFAULT: u64 = 20;
 /// Largest block the store will read back, in bytes (envelopes plus header and metadata).
 pub const BLOCK_STORED_BYTES_MAX: usize = BLOCK_BYTES_MAX + BLOCK_TX_COUNT_MAX * 8 + 64 * 1024;
 
+/// Default time window of a proposal's timestamp around its block's time (Fabric's default, 15 minutes).
+pub const PROPOSAL_WINDOW_MS_DEFAULT: u64 = 15 * 60 * 1000;
+
 /// Most transactions waiting to be ordered; submitters block (or are refused) beyond it.
 pub const ORDERER_QUEUE_COUNT_MAX: usize = 16 * 1024;
 

@@ -874,6 +874,11 @@ static MESSAGES: &[(&str, &str, &str)] = &[
         "Certificate named by an unknown hash",
         "Certificado nombrado por un hash desconocido",
     ),
+    (
+        "validation.outside_time_window",
+        "Dated outside the allowed time window",
+        "Fechada fuera del margen de tiempo permitido",
+    ),
     // Record kinds, lower case.
     ("kind.patient", "patient", "paciente"),
     ("kind.patient.plural", "patients", "pacientes"),
@@ -999,6 +1004,7 @@ pub fn validation_code_name(lang: Lang, code: ValidationCode) -> &'static str {
         ValidationCode::WrongChannel => "validation.wrong_channel",
         ValidationCode::BadConfigUpdate => "validation.bad_config_update",
         ValidationCode::UnknownCertificateHash => "validation.unknown_certificate_hash",
+        ValidationCode::OutsideTimeWindow => "validation.outside_time_window",
     };
     t(lang, key)
 }
@@ -1191,7 +1197,7 @@ mod tests {
         let codes: Vec<ValidationCode> = (0..=u8::MAX)
             .filter_map(|b| borsh::from_slice::<ValidationCode>(&[b]).ok())
             .collect();
-        assert_eq!(codes.len(), 12);
+        assert_eq!(codes.len(), 13);
         for code in codes {
             assert!(has(&format!("validation.{}", code.as_str())), "{code}");
             for lang in Lang::ALL {

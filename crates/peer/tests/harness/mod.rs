@@ -84,6 +84,12 @@ impl Member {
         self.propose_as(creator, channel, contract, call)
     }
 
+    /// A signed proposal of `call` to this channel's EHR contract dated `timestamp_ms`.
+    pub fn propose_at(&self, call: &EhrCall, timestamp_ms: i64) -> SignedProposal {
+        let creator = IdentityRef::Certificate(self.certificate.clone());
+        self.sign_proposal(creator, CHANNEL, CONTRACT_NAME, call, timestamp_ms)
+    }
+
     /// A signed proposal of `call` naming the creator as `creator`.
     pub fn propose_as(
         &self,
@@ -91,6 +97,17 @@ impl Member {
         channel: &str,
         contract: &str,
         call: &EhrCall,
+    ) -> SignedProposal {
+        self.sign_proposal(creator, channel, contract, call, NOW_MS)
+    }
+
+    fn sign_proposal(
+        &self,
+        creator: IdentityRef,
+        channel: &str,
+        contract: &str,
+        call: &EhrCall,
+        timestamp_ms: i64,
     ) -> SignedProposal {
         let proposal = Proposal {
             format_version: FORMAT_VERSION,
@@ -100,7 +117,7 @@ impl Member {
             args: vec![call.encode()],
             creator,
             nonce: medledger_crypto::keys::random_bytes(),
-            timestamp_ms: NOW_MS,
+            timestamp_ms,
         };
         let bytes = codec::encode(&proposal);
         SignedProposal {
@@ -220,6 +237,8 @@ pub struct Setup {
     pub endorsement_policy: String,
     /// Serials on the organization's CRL in the channel configuration (none: no CRL).
     pub revoked_serials: Vec<u64>,
+    /// The channel's proposal time window.
+    pub proposal_window_ms: u64,
 }
 
 impl Default for Setup {
@@ -227,6 +246,7 @@ impl Default for Setup {
         Setup {
             endorsement_policy: "OR('Org1.peer')".into(),
             revoked_serials: Vec::new(),
+            proposal_window_ms: medledger_types::limits::PROPOSAL_WINDOW_MS_DEFAULT,
         }
     }
 }
@@ -235,6 +255,14 @@ impl Setup {
     pub fn with_policy(policy: &str) -> Setup {
         Setup {
             endorsement_policy: policy.into(),
+            ..Setup::default()
+        }
+    }
+
+    /// A channel whose proposals may be dated up to `ms` from their block's time.
+    pub fn with_time_window(ms: u64) -> Setup {
+        Setup {
+            proposal_window_ms: ms,
             ..Setup::default()
         }
     }
@@ -357,6 +385,7 @@ impl Network {
             contract: CONTRACT_NAME.into(),
             endorsement_policy: setup.endorsement_policy,
             batch: BatchConfig::default(),
+            proposal_window_ms: setup.proposal_window_ms,
         };
         let (genesis, assembler) =
             BlockAssembler::genesis(&config, orderer_identity(&orderer), NOW_MS);
