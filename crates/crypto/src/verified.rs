@@ -76,6 +76,20 @@ impl VerifiedSignatures {
         Ok(())
     }
 
+    /// Verifies `items` (message, signature, key) in one batch, or one by one if the batch fails (the
+    /// one rule either way), and remembers each that verifies.
+    pub fn verify_all(&self, items: &[(&[u8], &Signature, &PublicKey)]) {
+        if crate::keys::verify_batch(items).is_ok() {
+            for (msg, signature, key) in items {
+                self.insert(Self::digest(msg, signature, key));
+            }
+        } else {
+            for (msg, signature, key) in items {
+                let _ = self.verify(msg, signature, key);
+            }
+        }
+    }
+
     /// Remembers a signature this node's own `key` just made on `msg`.
     pub fn made(&self, msg: &[u8], signature: &Signature, key: &PublicKey) {
         self.insert(Self::digest(msg, signature, key));

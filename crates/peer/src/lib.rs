@@ -13,6 +13,7 @@
 //! Architecture invariant: the peer's state is a pure function of the blocks. Validation reads no clock
 //! (certificate validity is judged at the block's timestamp) and depends on nothing outside the chain.
 
+mod ahead;
 pub mod channel;
 pub mod endorse;
 pub mod ledger;

@@ -141,9 +141,40 @@ pub fn verify_ledger_into(
             checkpoint.block_number
         )));
     }
-    let mut replay = Replay::new(replay);
+    let verified = VerifiedSignatures::new(crate::ahead::AHEAD_SIGNATURES_MAX);
+    let (ahead, blocks) = std::sync::mpsc::sync_channel(crate::ahead::AHEAD_BLOCKS_MAX);
+    std::thread::scope(|scope| {
+        scope.spawn(|| crate::ahead::read_ahead(source, height, &verified, &ahead));
+        let replayed = replay_all(
+            source, replay, anchors, checkpoint, height, &verified, &blocks, progress,
+        );
+        // Dropping the receiver stops the reader if the replay stopped early.
+        drop(blocks);
+        replayed
+    })
+}
+
+/// The replay of every block (its signatures partly checked ahead in `verified`), then the final
+/// comparisons: the body of [`verify_ledger_into`].
+#[allow(clippy::too_many_arguments)]
+fn replay_all(
+    source: &dyn Store,
+    replay: &dyn Store,
+    anchors: &Anchors,
+    checkpoint: Option<Checkpoint>,
+    height: u64,
+    verified: &VerifiedSignatures,
+    blocks: &std::sync::mpsc::Receiver<crate::ahead::Read>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<VerifyReport, VerifyError> {
+    let mut replay = Replay::new(replay, verified);
     for number in 0..height {
-        let block = stored_block(source, number)?;
+        let block = match blocks.recv() {
+            Ok(Ok(block)) => block,
+            Ok(Err(e)) => return Err(at(number)(e.to_string())),
+            // The reader ended without a word: read this block here.
+            Err(_) => stored_block(source, number)?,
+        };
         let tx_ids = replay.replay_block(number, &block)?;
         replay.compare_tx_index(source, number, &tx_ids)?;
         if number == 0 {
@@ -290,12 +321,15 @@ struct Replay<'a> {
     /// Stored tx-index entries that point past the block being replayed, each to be met there
     /// ([`Replay::compare_tx_index`]); empty on an honest ledger but for duplicated ids.
     pending_tx_index: BTreeMap<TxId, TxLocation>,
+    /// Signatures the reader thread verified ahead (`ahead`): the replay does not verify those again.
+    verified: &'a VerifiedSignatures,
 }
 
 impl<'a> Replay<'a> {
-    fn new(store: &'a dyn Store) -> Replay<'a> {
+    fn new(store: &'a dyn Store, verified: &'a VerifiedSignatures) -> Replay<'a> {
         Replay {
             store,
+            verified,
             tip: Tip::empty(),
             channel: None,
             transactions: 0,
@@ -351,14 +385,10 @@ impl<'a> Replay<'a> {
         let fail = at(number);
         let validated = match &self.channel {
             None => validate::validate_genesis(self.store, &self.tip, block),
-            // Nothing is taken as known: the auditor checks every signature itself.
-            Some(channel) => validate::validate_block(
-                channel,
-                self.store,
-                &self.tip,
-                block,
-                &VerifiedSignatures::new(0),
-            ),
+            // Only what this auditor's own reader thread verified is taken as verified.
+            Some(channel) => {
+                validate::validate_block(channel, self.store, &self.tip, block, self.verified)
+            }
         }
         .map_err(|e| fail(e.to_string()))?;
         if self.channel.is_none() {
