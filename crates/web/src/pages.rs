@@ -345,6 +345,18 @@ mod tests {
     use super::local_path;
 
     #[test]
+    fn the_browser_checks_checkpoints_of_the_ledgers_format_version() {
+        let expected = format!(
+            "var CHECKPOINT_FORMAT_VERSION = {};",
+            medledger_types::FORMAT_VERSION
+        );
+        assert!(
+            super::APP_JS.contains(&expected),
+            "static/app.js must say `{expected}`"
+        );
+    }
+
+    #[test]
     fn only_paths_on_this_site_are_followed() {
         for local in [
             "/",

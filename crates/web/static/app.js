@@ -185,11 +185,13 @@
   }
 
   // --- the signed checkpoint (borsh) ------------------------------------------------------------------
-  // Checkpoint { format_version: u8 (1), channel: String (u32 LE length + UTF-8), block_number: u64,
-  // tree_size: u64, root: [u8; 32], timestamp_ms: i64 }, little-endian, nothing after.
+  // Checkpoint { format_version: u8 (CHECKPOINT_FORMAT_VERSION), channel: String (u32 LE length +
+  // UTF-8), block_number: u64, tree_size: u64, root: [u8; 32], timestamp_ms: i64 }, little-endian,
+  // nothing after. The version is the ledger's FORMAT_VERSION (a test in the web crate keeps them equal).
+  var CHECKPOINT_FORMAT_VERSION = 2;
   function parseCheckpoint(bytes) {
     var view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (bytes.length < 1 + 4 || bytes[0] !== 1) { throw new Error("checkpoint version"); }
+    if (bytes.length < 1 + 4 || bytes[0] !== CHECKPOINT_FORMAT_VERSION) { throw new Error("checkpoint version"); }
     var channelLength = view.getUint32(1, true);
     var at = 5 + channelLength;
     if (channelLength > bytes.length || at + 8 + 8 + 32 + 8 !== bytes.length) { throw new Error("checkpoint length"); }
