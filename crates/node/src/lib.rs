@@ -21,11 +21,12 @@ use std::time::Duration;
 
 use medledger_orderer::assembler::OrdererIdentity;
 use medledger_orderer::{BlockAssembler, OrdererHandle, Solo, SubmitError};
+use medledger_peer::validate::BlockError;
 use medledger_peer::{
     EndorseError, Peer, PeerError, PeerIdentity, Subscription, TxStatus, WaitError,
 };
 use medledger_store::{RedbOptions, RedbStore, Store, StoreError};
-use medledger_types::{BatchConfig, Response, ResponseStatus, TxId, ValidationCode, codec};
+use medledger_types::{BatchConfig, Block, Response, ResponseStatus, TxId, ValidationCode, codec};
 
 pub use client::{Identity, assemble_envelope};
 pub use files::DataDir;
@@ -181,6 +182,16 @@ impl Node {
                 ..RedbOptions::default()
             },
         )?);
+        Node::start_on(data, options, store)
+    }
+
+    /// [`Node::start`] over a ledger store the caller opened (the simulation's disk, in tests); `data`
+    /// still gives the node's identities.
+    pub fn start_on(
+        data: &DataDir,
+        options: &NodeOptions,
+        store: Arc<dyn Store>,
+    ) -> Result<Node, NodeError> {
         if store.height()? == 0 {
             return Err(NodeError::NotInitialized);
         }
@@ -239,9 +250,9 @@ impl Node {
                 };
                 for block in delivered {
                     committer_gate.wait_while_paused();
-                    let number = block.header.number;
-                    if let Err(e) = committer_peer.deliver(&block) {
+                    if let Err(e) = commit_until_durable(&committer_peer, &block, &committer_gate) {
                         // Dropping the receiver stops the orderer: nothing more can be acknowledged.
+                        let number = block.header.number;
                         tracing::error!(block = number, error = %e, "cannot commit block; the node stops committing");
                         let _ = committer_failure.set(format!("block {number}: {e}"));
                         return Err(e);
@@ -265,10 +276,13 @@ impl Node {
         })
     }
 
-    /// Whether the node can still take transactions: its orderer is running and its committer has not
-    /// stopped (it stops only on a block it cannot commit, or at shutdown).
+    /// Whether the node can take transactions now: its orderer is running, its committer has not
+    /// stopped (it stops only on a block it cannot commit, or at shutdown), and its last commit did not
+    /// fail on the disk (a full disk: the committer retries, and the node is running again once a commit
+    /// succeeds).
     pub fn is_running(&self) -> bool {
         self.orderer.is_some()
+            && self.gate.degraded().is_none()
             && self
                 .committer
                 .as_ref()
@@ -284,7 +298,10 @@ impl Node {
         match self.failure.get() {
             Some(reason) => Err(reason.clone()),
             None if self.orderer.is_none() => Err("the node is shutting down".into()),
-            None => Ok(()),
+            None => match self.gate.degraded() {
+                Some(reason) => Err(reason),
+                None => Ok(()),
+            },
         }
     }
 
@@ -439,6 +456,8 @@ impl Node {
         tx_id: TxId,
         signed: medledger_types::SignedProposal,
     ) -> Result<Committed, InvokeError> {
+        // A node that cannot write (a full disk) says so before any work.
+        self.health().map_err(NodeError::Stopped)?;
         // The endorsement (the contract's run over the store, the peer's signature) runs on the
         // blocking pool.
         let (signed, endorsed) = self
@@ -498,8 +517,10 @@ impl Node {
     }
 
     fn stop(&mut self) -> Result<(), NodeError> {
-        // A pause must not outlive the node: the committer finishes what is delivered.
+        // A pause must not outlive the node: the committer finishes what is delivered, and stops
+        // retrying a block the disk refuses.
         self.gate.set_paused(false);
+        self.gate.stop_retrying();
         if let Some(Err(e)) = self.orderer.take().map(OrdererHandle::shutdown) {
             tracing::warn!(error = %e, "orderer stopped with an error");
         }
@@ -558,26 +579,110 @@ pub async fn register_first_admin(
         .await
 }
 
-/// Whether the committer may commit its next block ([`Node::pause_commits`]).
+/// The first wait before a block the disk refused is tried again; each later wait doubles, up to
+/// [`COMMIT_RETRY_MS_MAX`].
+pub const COMMIT_RETRY_MS_FIRST: u64 = 50;
+/// The longest wait between two tries of a block the disk refused.
+pub const COMMIT_RETRY_MS_MAX: u64 = 5_000;
+
+/// What the node and its committer thread share about committing: a pause ([`Node::pause_commits`]),
+/// a failing disk (the reason, while the committer retries), and the stop that ends the retries.
 #[derive(Debug, Default)]
 struct CommitGate {
-    paused: std::sync::Mutex<bool>,
-    resumed: std::sync::Condvar,
+    state: std::sync::Mutex<GateState>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct GateState {
+    paused: bool,
+    stopping: bool,
+    degraded: Option<String>,
 }
 
 impl CommitGate {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn set_paused(&self, paused: bool) {
-        *self.paused.lock().unwrap_or_else(|p| p.into_inner()) = paused;
-        self.resumed.notify_all();
+        self.lock().paused = paused;
+        self.changed.notify_all();
     }
 
     fn wait_while_paused(&self) {
-        let paused = self.paused.lock().unwrap_or_else(|p| p.into_inner());
+        let state = self.lock();
         let _resumed = self
-            .resumed
-            .wait_while(paused, |paused| *paused)
+            .changed
+            .wait_while(state, |state| state.paused && !state.stopping)
             .unwrap_or_else(|p| p.into_inner());
     }
+
+    fn stop_retrying(&self) {
+        self.lock().stopping = true;
+        self.changed.notify_all();
+    }
+
+    fn degraded(&self) -> Option<String> {
+        self.lock().degraded.clone()
+    }
+
+    fn set_degraded(&self, reason: Option<String>) {
+        self.lock().degraded = reason;
+    }
+
+    /// Waits `ms` before the next try, or less if the node stops; whether it is stopping.
+    fn wait_to_retry(&self, ms: u64) -> bool {
+        let state = self.lock();
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, Duration::from_millis(ms), |state| !state.stopping)
+            .unwrap_or_else(|p| p.into_inner());
+        state.stopping
+    }
+}
+
+/// Validates and commits `block`. When the store refuses the commit (a full disk, an I/O error), the node
+/// stops taking writes (its health says why) and the committer tries again, waiting longer each time,
+/// after the store has recovered: until the block is durable — committed by this try, or found
+/// committed by the failed one's final sync — or the node stops. Any other failure is returned at once.
+fn commit_until_durable(peer: &Peer, block: &Block, gate: &CommitGate) -> Result<(), PeerError> {
+    let number = block.header.number;
+    let mut wait_ms = COMMIT_RETRY_MS_FIRST;
+    loop {
+        let refused = match peer.deliver(block) {
+            Ok(()) => break,
+            // The store failed, in the commit or in a read validation made: the disk, not the block.
+            Err(e @ (PeerError::Store(_) | PeerError::Block(BlockError::Store { .. }))) => e,
+            Err(e) => return Err(e),
+        };
+        if gate.degraded().is_none() {
+            tracing::error!(block = number, error = %refused, "the ledger cannot be written; writes are refused until it can (is the disk full?), retrying");
+        }
+        gate.set_degraded(Some(format!(
+            "the ledger cannot be written (block {number}: {refused}); writes are refused until it can: is the disk full?"
+        )));
+        if gate.wait_to_retry(wait_ms) {
+            return Err(refused);
+        }
+        wait_ms = (wait_ms * 2).min(COMMIT_RETRY_MS_MAX);
+        match peer.recover_store() {
+            // The failed try's final sync landed after all: the block is durable.
+            Ok(height) if height > number => break,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(block = number, error = %e, "the ledger store does not reopen yet")
+            }
+        }
+    }
+    if gate.degraded().is_some() {
+        tracing::info!(
+            block = number,
+            "the ledger is written again; writes are taken"
+        );
+        gate.set_degraded(None);
+    }
+    Ok(())
 }
 
 /// Commits resume when this is dropped ([`Node::pause_commits`]).

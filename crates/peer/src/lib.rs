@@ -211,44 +211,8 @@ impl Peer {
         identity: PeerIdentity,
         clock: Clock,
     ) -> Result<Peer, PeerError> {
-        let height = store.height()?;
-        if height == 0 {
-            return Err(PeerError::NoGenesis);
-        }
         let identity_key = identity.key.public_key();
-        let genesis = store.block(0)?.ok_or(PeerError::NoGenesis)?;
-        let channel = match store.get(medledger_types::CONFIG_KEY)? {
-            // The genesis configuration until the first update; then the latest update, judged as it
-            // was when committed (at its block's time).
-            None => ChannelState::from_genesis(&genesis)
-                .map_err(|e| PeerError::Block(BlockError::Genesis(e)))?,
-            Some(current) => {
-                let corrupted = |detail: String| {
-                    PeerError::Store(StoreError::Corrupted {
-                        what: "channel configuration".into(),
-                        detail,
-                    })
-                };
-                let config = medledger_types::codec::decode(
-                    "channel config",
-                    &current.value,
-                    medledger_types::limits::VALUE_BYTES_MAX,
-                )
-                .map_err(|e| corrupted(e.to_string()))?;
-                let at = store
-                    .block(current.version.block)?
-                    .ok_or(PeerError::NoGenesis)?
-                    .header
-                    .timestamp_ms;
-                ChannelState::new(config, at).map_err(|e| corrupted(e.to_string()))?
-            }
-        };
-        let last_hash = store.header_hash(height - 1)?.ok_or(PeerError::NoGenesis)?;
-        let last_timestamp_ms = store
-            .block(height - 1)?
-            .ok_or(PeerError::NoGenesis)?
-            .header
-            .timestamp_ms;
+        let (tip, channel) = committed_view(store.as_ref())?;
         // The certificates already on the ledger, up to the set's bound: a restarted peer names them
         // by hash at once.
         let known_certificates = store
@@ -256,31 +220,33 @@ impl Peer {
             .into_iter()
             .map(|(hash, _)| hash)
             .collect();
-        let frontier =
-            Frontier::from_source(store.merkle_size()?, &validate::StoreNodes(store.as_ref()))
-                .map_err(|e| {
-                    PeerError::Store(StoreError::Corrupted {
-                        what: "merkle tree".into(),
-                        detail: e.to_string(),
-                    })
-                })?;
         Ok(Peer {
             store,
             contract,
             identity,
             channel: RwLock::new(Arc::new(channel)),
-            tip: Mutex::new(Tip {
-                height,
-                last_hash,
-                frontier,
-                last_timestamp_ms,
-            }),
+            tip: Mutex::new(tip),
             waiters: Mutex::new(Waiters::default()),
             clock,
             verified: Arc::new(VerifiedSignatures::default()),
             own_key: identity_key,
             known_certificates: Mutex::new(known_certificates),
         })
+    }
+
+    /// After a failed commit: has the store recover ([`Store::recover`]) and reads the chain's tip and
+    /// the channel back from what is durable, which may or may not include the block whose commit
+    /// failed (a failed final sync can leave either). Returns the height. The committer calls it before
+    /// trying the block again, or moving past it if it turned out committed.
+    pub fn recover_store(&self) -> Result<u64, PeerError> {
+        self.store.recover()?;
+        let (tip, channel) = committed_view(self.store.as_ref())?;
+        let height = tip.height;
+        let mut current = self.lock_tip();
+        *current = tip;
+        *self.channel.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(channel);
+        drop(current);
+        Ok(height)
     }
 
     /// The signatures this node has verified or made (give it to the node's orderer, so that its header
@@ -507,4 +473,61 @@ impl Peer {
     fn lock_waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
         self.waiters.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The chain's tip and the channel as the store's committed blocks leave them.
+fn committed_view(store: &dyn Store) -> Result<(Tip, ChannelState), PeerError> {
+    let height = store.height()?;
+    if height == 0 {
+        return Err(PeerError::NoGenesis);
+    }
+    let genesis = store.block(0)?.ok_or(PeerError::NoGenesis)?;
+    let channel = match store.get(medledger_types::CONFIG_KEY)? {
+        // The genesis configuration until the first update; then the latest update, judged as it
+        // was when committed (at its block's time).
+        None => ChannelState::from_genesis(&genesis)
+            .map_err(|e| PeerError::Block(BlockError::Genesis(e)))?,
+        Some(current) => {
+            let corrupted = |detail: String| {
+                PeerError::Store(StoreError::Corrupted {
+                    what: "channel configuration".into(),
+                    detail,
+                })
+            };
+            let config = medledger_types::codec::decode(
+                "channel config",
+                &current.value,
+                medledger_types::limits::VALUE_BYTES_MAX,
+            )
+            .map_err(|e| corrupted(e.to_string()))?;
+            let at = store
+                .block(current.version.block)?
+                .ok_or(PeerError::NoGenesis)?
+                .header
+                .timestamp_ms;
+            ChannelState::new(config, at).map_err(|e| corrupted(e.to_string()))?
+        }
+    };
+    let last_hash = store.header_hash(height - 1)?.ok_or(PeerError::NoGenesis)?;
+    let last_timestamp_ms = store
+        .block(height - 1)?
+        .ok_or(PeerError::NoGenesis)?
+        .header
+        .timestamp_ms;
+    let frontier = Frontier::from_source(store.merkle_size()?, &validate::StoreNodes(store))
+        .map_err(|e| {
+            PeerError::Store(StoreError::Corrupted {
+                what: "merkle tree".into(),
+                detail: e.to_string(),
+            })
+        })?;
+    Ok((
+        Tip {
+            height,
+            last_hash,
+            frontier,
+            last_timestamp_ms,
+        },
+        channel,
+    ))
 }

@@ -311,6 +311,12 @@ impl From<InvokeError> for ServiceError {
                     tx_id: Box::new(tx_id),
                 }
             }
+            // The node takes no writes now (its disk refuses them, or it stopped committing): the
+            // reason is in its health, on the readiness check and in the log.
+            InvokeError::Node(medledger_node::NodeError::Stopped(reason)) => {
+                tracing::warn!(%reason, "a write was refused: the node takes no writes now");
+                ServiceError::Unavailable
+            }
             InvokeError::Node(e) => ServiceError::Internal(e.to_string()),
         }
     }

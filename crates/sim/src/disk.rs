@@ -28,8 +28,9 @@ pub enum Fault {
     /// The power fails during this operation: a write lands torn (some of its first sectors, maybe none),
     /// a sync does not happen; nothing after it reaches the disk.
     PowerLoss { at: u64 },
-    /// This operation fails with `ENOSPC`, and so does every later one that would grow the disk, until
-    /// [`Disk::free_space`].
+    /// This operation fails with `ENOSPC`, and so does every later write or length change, until
+    /// [`Disk::free_space`] (redb's file is sparse past what it wrote, so even a write inside it may
+    /// need a new block of a full disk).
     DiskFull { at: u64 },
     /// This operation fails with `EIO` (the disk goes on afterwards).
     IoError { at: u64 },
@@ -47,8 +48,8 @@ struct State {
     /// Operations are counted from here for the fault.
     fault_base: u64,
     powered_off: bool,
-    /// Set by a [`Fault::DiskFull`]: the disk cannot grow past its current length.
-    full_at: Option<u64>,
+    /// Set by a [`Fault::DiskFull`]: writes fail until space is freed.
+    full: bool,
     /// How many faults struck.
     faults: u64,
 }
@@ -70,6 +71,15 @@ impl Disk {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A disk holding `bytes`, all of them durable (a file copied onto it).
+    pub fn with_contents(bytes: Vec<u8>) -> Disk {
+        Disk(Arc::new(Mutex::new(State {
+            visible: bytes.clone(),
+            durable: bytes,
+            ..State::default()
+        })))
     }
 
     /// A backend for redb over this disk.
@@ -113,7 +123,7 @@ impl Disk {
 
     /// Space is freed: the disk can grow again.
     pub fn free_space(&self) {
-        self.lock().full_at = None;
+        self.lock().full = false;
     }
 
     /// Rebuilds the disk as a machine that lost power finds it (module doc), and powers it on.
@@ -141,7 +151,7 @@ impl Disk {
         state.durable = image;
         state.powered_off = false;
         state.fault = None;
-        state.full_at = None;
+        state.full = false;
     }
 
     /// The process stopped, the machine did not: everything written stays; the disk syncs it.
@@ -184,13 +194,13 @@ pub struct DiskBackend(Disk);
 impl DiskBackend {
     /// Counts one operation and applies the armed fault if it strikes this one: `Ok(None)` to go on,
     /// `Ok(Some(fault))` when a power loss strikes it (the caller tears its write), `Err` for an error.
-    fn operation(state: &mut State, grows: bool) -> io::Result<Option<Fault>> {
+    fn operation(state: &mut State, writes: bool) -> io::Result<Option<Fault>> {
         if state.powered_off {
             return Err(powered_off());
         }
         state.operations += 1;
         let n = state.operations - state.fault_base;
-        if state.full_at.is_some() && grows {
+        if state.full && writes {
             return Err(io::Error::from(io::ErrorKind::StorageFull));
         }
         match state.fault {
@@ -203,7 +213,7 @@ impl DiskBackend {
             Some(Fault::DiskFull { at }) if at == n => {
                 state.fault = None;
                 state.faults += 1;
-                state.full_at = Some(state.visible.len() as u64);
+                state.full = true;
                 Err(io::Error::from(io::ErrorKind::StorageFull))
             }
             Some(Fault::IoError { at }) if at == n => {
@@ -239,8 +249,7 @@ impl StorageBackend for DiskBackend {
 
     fn set_len(&self, len: u64) -> Result<(), io::Error> {
         let mut state = self.0.lock();
-        let grows = len > state.visible.len() as u64;
-        if DiskBackend::operation(&mut state, grows)?.is_some() {
+        if DiskBackend::operation(&mut state, true)?.is_some() {
             // The power failed before the length changed.
             return Err(powered_off());
         }
@@ -261,8 +270,7 @@ impl StorageBackend for DiskBackend {
 
     fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
         let mut state = self.0.lock();
-        let grows = offset + data.len() as u64 > state.visible.len() as u64;
-        if DiskBackend::operation(&mut state, grows)?.is_some() {
+        if DiskBackend::operation(&mut state, true)?.is_some() {
             // Torn: the power failed part-way through. What landed is unsynced like any write; the
             // machine is off, so the rebuild decides how much of it survives.
             state.unsynced.push(Unsynced::Write {
@@ -324,18 +332,18 @@ mod tests {
     }
 
     #[test]
-    fn a_full_disk_refuses_to_grow_until_space_is_freed() {
+    fn a_full_disk_refuses_writes_until_space_is_freed() {
         let disk = Disk::new();
         let backend = disk.backend();
         backend.write(0, &[1; 100]).expect("write");
         disk.arm(Fault::DiskFull { at: 1 });
         let full = backend.write(100, &[1; 100]).expect_err("full");
         assert_eq!(full.kind(), io::ErrorKind::StorageFull);
-        // Rewriting what exists still works; growing does not.
-        backend
-            .write(0, &[3; 100])
-            .expect("an overwrite needs no space");
+        assert!(backend.write(0, &[3; 100]).is_err());
         assert!(backend.set_len(4096).is_err());
+        // Reads and syncs still work.
+        backend.read(0, &mut [0; 100]).expect("read");
+        backend.sync_data().expect("sync");
         disk.free_space();
         backend.set_len(4096).expect("space again");
     }

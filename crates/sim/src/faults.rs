@@ -9,8 +9,10 @@
 //! - **a full disk** (`ENOSPC`, then space is freed),
 //! - **an I/O error** (`EIO`).
 //!
-//! The commit must fail with an error (never a panic, never a success it did not make durable). Then the
-//! node restarts on the same disk and the invariants are checked:
+//! The commit must fail with an error (never a panic, never a success it did not make durable). After a
+//! power loss the node restarts on the disk as it was found; after a full disk or an I/O error the same
+//! peer recovers its store (`Peer::recover_store`, what a running node's committer does once space
+//! returns). Then the invariants are checked:
 //!
 //! - `recovers`: the store opens again;
 //! - `durable`: every block committed before the faulty one is there, and the chain is either at the
@@ -106,8 +108,9 @@ impl FaultCampaign {
     }
 
     fn open(&self, disk: &Disk) -> Result<(Arc<RedbStore>, Peer), StoreError> {
+        let backend = disk.clone();
         let store = Arc::new(RedbStore::open_on_backend(
-            disk.backend(),
+            move || backend.backend(),
             &RedbOptions::default(),
         )?);
         let peer = open_peer(store.clone(), &self.identity, START_MS);
@@ -117,7 +120,8 @@ impl FaultCampaign {
     /// A disk holding the genesis and blocks `1..number`, all synced.
     fn disk_before(&self, number: usize) -> Result<Disk, Violation> {
         let disk = Disk::new();
-        let store = RedbStore::open_on_backend(disk.backend(), &RedbOptions::default())
+        let backend = disk.clone();
+        let store = RedbStore::open_on_backend(move || backend.backend(), &RedbOptions::default())
             .map_err(|e| self.violation("recovers", e.to_string()))?;
         Peer::bootstrap(&store, &self.blocks[0])
             .map_err(|e| self.violation("recovers", format!("genesis: {e}")))?;
@@ -140,28 +144,38 @@ impl FaultCampaign {
             .map_err(|e| self.violation("recovers", e.to_string()))?;
         disk.arm(fault);
         let outcome = peer.deliver(&self.blocks[number]);
-        let struck = disk.faults() > 0;
-        drop(peer);
-        drop(store);
-        if !struck {
+        if disk.faults() == 0 {
             return Err(self.violation(
                 "recovers",
                 format!("{fault:?} on block {number} never struck"),
             ));
         }
-        match fault {
-            Fault::PowerLoss { .. } => disk.power_loss(&mut self.rng),
+        let (store, peer) = match fault {
+            // The machine stops: the node starts again on the disk as the power loss left it.
+            Fault::PowerLoss { .. } => {
+                drop(peer);
+                drop(store);
+                disk.power_loss(&mut self.rng);
+                self.open(&disk).map_err(|e| {
+                    self.violation(
+                        "recovers",
+                        format!("after {fault:?} on block {number}: {e}"),
+                    )
+                })?
+            }
+            // The node goes on: space is freed (or the error passes) and the same peer recovers its
+            // store, as a running node's committer does before it tries the block again.
             Fault::DiskFull { .. } | Fault::IoError { .. } => {
                 disk.free_space();
-                disk.restart_process();
+                peer.recover_store().map_err(|e| {
+                    self.violation(
+                        "recovers",
+                        format!("recovering after {fault:?} on block {number}: {e}"),
+                    )
+                })?;
+                (store, peer)
             }
-        }
-        let (store, peer) = self.open(&disk).map_err(|e| {
-            self.violation(
-                "recovers",
-                format!("after {fault:?} on block {number}: {e}"),
-            )
-        })?;
+        };
         let height = peer.height() as usize;
         let committed = if height == number + 1 {
             let hash = store

@@ -39,6 +39,9 @@ use medledger_types::{
     SignedProposal, codec,
 };
 
+/// A peer's signing key and certificate (DER).
+pub type PeerKeys = (SigningKey, Vec<u8>);
+
 /// A small, fast, seedable generator (SplitMix64): enough for workloads, and the same on every machine.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -498,7 +501,7 @@ impl Simulation {
 
     /// Peer A's chain so far, every block from the genesis, and the peer's identity: what
     /// [`faults`] replays onto a faulty disk.
-    pub fn chain(&self) -> Result<(Vec<Block>, (SigningKey, Vec<u8>)), Violation> {
+    pub fn chain(&self) -> Result<(Vec<Block>, PeerKeys), Violation> {
         let height = self.peer_a.height();
         let blocks = (0..height)
             .map(|n| {

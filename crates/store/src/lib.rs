@@ -173,8 +173,17 @@ pub trait Store: Send + Sync {
     ///   count; the Merkle nodes are not exactly the ones this block completes.
     /// - [`StoreError::Io`], [`StoreError::Database`], [`StoreError::Corrupted`]: the store failed and the
     ///   node cannot go on. The commit is either wholly durable or wholly absent (a failed final sync can
-    ///   leave either); `height()` after a restart tells which.
+    ///   leave either); `height()` after a restart, or after [`Store::recover`], tells which.
     fn commit(&self, commit: BlockCommit) -> Result<(), StoreError>;
+
+    /// After a failed commit (a full disk, an I/O error), makes the store usable again if it can: a
+    /// file-backed store closes its file and opens it again (redb refuses every access after an I/O
+    /// error until then), so what is durable is read back and a commit may be retried. `Ok` if the store
+    /// is open and consistent again; the error otherwise (try again later). A store with nothing to
+    /// recover returns `Ok`.
+    fn recover(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// The block, decoded. Its header hash is recomputed and must equal the hash recorded at commit, else
     /// [`StoreError::Corrupted`] naming the block. `Ok(None)` for `number >= height()`.

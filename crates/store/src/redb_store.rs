@@ -124,9 +124,21 @@ pub const SCRATCH_SYNC_EVERY_BLOCKS: u64 = 256;
 /// A [`Store`] in one redb file.
 #[derive(Debug)]
 pub struct RedbStore {
-    db: Db,
+    /// Behind a lock only so that [`Store::recover`] can replace it; every access takes it briefly.
+    db: std::sync::RwLock<Db>,
+    /// Opens the database again after an I/O failure, which redb latches (`None`: read-only opens).
+    reopen: Option<Reopen>,
     scratch: bool,
     values: ValueCache,
+}
+
+/// How a writable store's database is opened again ([`Store::recover`]).
+struct Reopen(Box<dyn Fn() -> Result<Database, StoreError> + Send + Sync>);
+
+impl std::fmt::Debug for Reopen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reopen")
+    }
 }
 
 /// Most values [`RedbStore`] keeps read from the blocks, and most bytes they may hold; the cache is
@@ -165,6 +177,8 @@ enum Db {
     ReadOnly(ReadOnlyDatabase),
     /// Recovered in memory over a file opened read-only; its writes never reach the file.
     Overlay(Database),
+    /// Between closing a database whose write failed and opening it again ([`Store::recover`]).
+    Closed,
 }
 
 impl std::fmt::Debug for Db {
@@ -173,6 +187,7 @@ impl std::fmt::Debug for Db {
             Db::Writable(_) => "Writable",
             Db::ReadOnly(_) => "ReadOnly",
             Db::Overlay(_) => "Overlay",
+            Db::Closed => "Closed",
         })
     }
 }
@@ -182,6 +197,7 @@ impl Db {
         match self {
             Db::Writable(db) | Db::Overlay(db) => db.begin_read(),
             Db::ReadOnly(db) => db.begin_read(),
+            Db::Closed => Err(redb::StorageError::DatabaseClosed.into()),
         }
     }
 
@@ -192,6 +208,9 @@ impl Db {
             Db::ReadOnly(_) | Db::Overlay(_) => {
                 Err(StoreError::Invalid("the store is opened read-only".into()))
             }
+            Db::Closed => Err(StoreError::Database(
+                "the ledger file is closed after a failed write; it is being reopened".into(),
+            )),
         }
     }
 }
@@ -230,6 +249,11 @@ fn unpanic<T>(operation: &str, f: impl FnOnce() -> Result<T, StoreError>) -> Res
 }
 
 impl RedbStore {
+    /// The database, for one access.
+    fn db(&self) -> std::sync::RwLockReadGuard<'_, Db> {
+        self.db.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Opens the store in the file at `path`, creating it if missing, with default [`RedbOptions`].
     pub fn open(path: &Path) -> Result<RedbStore, StoreError> {
         RedbStore::open_with(path, &RedbOptions::default())
@@ -241,16 +265,21 @@ impl RedbStore {
     /// another process holds it; [`StoreError::Corrupted`] if the file is damaged, is not a redb file,
     /// has another layout version, or its tables disagree about the height.
     pub fn open_with(path: &Path, options: &RedbOptions) -> Result<RedbStore, StoreError> {
-        unpanic("open", || {
-            let db = builder(options).create(path)?;
-            RedbStore::writable(db, options)
-        })
+        let path = path.to_path_buf();
+        let opened = options.clone();
+        let reopen = Reopen(Box::new(move || {
+            unpanic("open", || Ok(builder(&opened).create(&path)?))
+        }));
+        RedbStore::writable(reopen, options)
     }
 
-    /// A writable store over an opened database: the tables created if missing, their heights checked.
-    fn writable(db: Database, options: &RedbOptions) -> Result<RedbStore, StoreError> {
+    /// A writable store over the database `reopen` opens: the tables created if missing, their heights
+    /// checked; `reopen` is kept for [`Store::recover`].
+    fn writable(reopen: Reopen, options: &RedbOptions) -> Result<RedbStore, StoreError> {
+        let db = (reopen.0)()?;
         let store = RedbStore {
-            db: Db::Writable(db),
+            db: std::sync::RwLock::new(Db::Writable(db)),
+            reopen: Some(reopen),
             scratch: options.scratch,
             values: ValueCache::default(),
         };
@@ -261,14 +290,17 @@ impl RedbStore {
 
     /// Opens the store on a storage backend of the caller's instead of a file (the simulation's disk that
     /// injects faults), creating it if the backend is empty. Outcomes as [`RedbStore::open_with`].
-    pub fn open_on_backend(
-        backend: impl redb::StorageBackend,
+    pub fn open_on_backend<B: redb::StorageBackend>(
+        backend: impl Fn() -> B + Send + Sync + 'static,
         options: &RedbOptions,
     ) -> Result<RedbStore, StoreError> {
-        unpanic("open", || {
-            let db = builder(options).create_with_backend(backend)?;
-            RedbStore::writable(db, options)
-        })
+        let opened = options.clone();
+        let reopen = Reopen(Box::new(move || {
+            unpanic("open", || {
+                Ok(builder(&opened).create_with_backend(backend())?)
+            })
+        }));
+        RedbStore::writable(reopen, options)
     }
 
     /// Opens an existing store at `path` without changing a byte of it (module doc, "Read-only opens").
@@ -298,7 +330,8 @@ impl RedbStore {
                 Err(e) => return Err(e.into()),
             };
             let store = RedbStore {
-                db,
+                db: std::sync::RwLock::new(db),
+                reopen: None,
                 scratch: false,
                 values: ValueCache::default(),
             };
@@ -352,15 +385,17 @@ impl RedbStore {
 
     /// Closes the file, reporting what dropping it would ignore.
     pub fn close(self) -> Result<(), StoreError> {
-        unpanic("close", || match self.db {
+        let db = self.db.into_inner().unwrap_or_else(|p| p.into_inner());
+        unpanic("close", || match db {
             Db::Writable(db) | Db::Overlay(db) => Ok(db.close()?),
             Db::ReadOnly(db) => Ok(db.close()?),
+            Db::Closed => Ok(()),
         })
     }
 
     /// Checks the layout version of an existing file, writing nothing.
     fn check_format(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db().begin_read()?;
         let meta = txn.open_table(META)?;
         match meta.get(META_FORMAT)?.map(|v| v.value()) {
             Some(REDB_STORE_FORMAT_VERSION) => Ok(()),
@@ -374,7 +409,7 @@ impl RedbStore {
 
     /// Creates the tables of a new file and writes its format version; checks it on an existing file.
     fn create_tables(&self) -> Result<(), StoreError> {
-        let txn = self.db.writable()?.begin_write()?;
+        let txn = self.db().writable()?.begin_write()?;
         {
             let mut meta = txn.open_table(META)?;
             let format = meta.get(META_FORMAT)?.map(|v| v.value());
@@ -409,7 +444,7 @@ impl RedbStore {
     /// Checks that the per-block tables hold exactly blocks `0..height`: a cheap guard against a file
     /// that was damaged or written by something else.
     fn check_consistent(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db().begin_read()?;
         let meta = txn.open_table(META)?;
         let height = read_meta(&meta, META_HEIGHT)?;
         let blocks = txn.open_table(BLOCKS)?;
@@ -466,7 +501,7 @@ impl RedbStore {
     /// store (redb counts free pages only inside a write transaction, which is then aborted).
     pub fn storage_report(&self) -> Result<StorageReport, StoreError> {
         unpanic("storage report", || {
-            let txn = self.db.writable()?.begin_write()?;
+            let txn = self.db().writable()?.begin_write()?;
             let mut tables = Vec::new();
             macro_rules! usage {
                 ($def:expr, $name:expr) => {{
@@ -679,7 +714,7 @@ impl RedbStore {
             return Ok(Vec::new());
         }
         unpanic("state range", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             let table = txn.open_table(STATE)?;
             let mut out = Vec::new();
             for entry in table
@@ -697,7 +732,7 @@ impl RedbStore {
     fn read_state_entry(&self, key: &str) -> Result<Option<StateEntry>, StoreError> {
         check_key(key)?;
         unpanic("state read", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             let table = txn.open_table(STATE)?;
             let Some(bytes) = table.get(key.as_bytes())? else {
                 return Ok(None);
@@ -708,9 +743,23 @@ impl RedbStore {
 }
 
 impl Store for RedbStore {
+    fn recover(&self) -> Result<(), StoreError> {
+        let Some(reopen) = &self.reopen else {
+            return Ok(());
+        };
+        {
+            let mut db = self.db.write().unwrap_or_else(|p| p.into_inner());
+            // The old handle must go first: it holds the file's lock.
+            drop(std::mem::replace(&mut *db, Db::Closed));
+            *db = Db::Writable((reopen.0)()?);
+        }
+        self.create_tables()?;
+        self.check_consistent()
+    }
+
     fn height(&self) -> Result<u64, StoreError> {
         unpanic("height", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             read_meta(&txn.open_table(META)?, META_HEIGHT)
         })
     }
@@ -720,7 +769,7 @@ impl Store for RedbStore {
         unpanic("commit", || {
             // One write transaction for the whole block, with redb's default durability (Immediate:
             // fsync before `commit` returns). An early return drops the transaction, which aborts it.
-            let mut txn = self.db.writable()?.begin_write()?;
+            let mut txn = self.db().writable()?.begin_write()?;
             if self.scratch && !commit.number.is_multiple_of(SCRATCH_SYNC_EVERY_BLOCKS) {
                 txn.set_durability(redb::Durability::None)
                     .map_err(|e| StoreError::Database(e.to_string()))?;
@@ -819,7 +868,7 @@ impl Store for RedbStore {
 
     fn block(&self, number: u64) -> Result<Option<Block>, StoreError> {
         unpanic("block read", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             let blocks = txn.open_table(BLOCKS)?;
             let Some(stored) = blocks.get(number)? else {
                 return Ok(None);
@@ -840,7 +889,7 @@ impl Store for RedbStore {
 
     fn block_bytes(&self, number: u64) -> Result<Option<Vec<u8>>, StoreError> {
         unpanic("block read", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             let blocks = txn.open_table(BLOCKS)?;
             let Some(stored) = blocks.get(number)? else {
                 return Ok(None);
@@ -857,7 +906,7 @@ impl Store for RedbStore {
 
     fn header_hash(&self, number: u64) -> Result<Option<Hash>, StoreError> {
         unpanic("header hash read", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             Ok(txn
                 .open_table(HEADER_HASHES)?
                 .get(number)?
@@ -867,7 +916,7 @@ impl Store for RedbStore {
 
     fn tx_location(&self, tx_id: &TxId) -> Result<Option<TxLocation>, StoreError> {
         unpanic("tx index read", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             let table = txn.open_table(TX_INDEX)?;
             let Some(bytes) = table.get(&tx_id.0.0)? else {
                 return Ok(None);
@@ -921,7 +970,7 @@ impl Store for RedbStore {
     ) -> Result<Vec<Version>, StoreError> {
         check_key(key)?;
         unpanic("history read", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             let table = txn.open_table(HISTORY)?;
             let lower_key = history_key(key, after.unwrap_or_default());
             let lower = match after {
@@ -969,7 +1018,7 @@ impl Store for RedbStore {
 
     fn certificate(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
         unpanic("certificate read", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             let table = txn.open_table(CERTIFICATES)?;
             let Some(der) = table.get(&hash.0)? else {
                 return Ok(None);
@@ -984,7 +1033,7 @@ impl Store for RedbStore {
         limit: usize,
     ) -> Result<Vec<(Hash, Vec<u8>)>, StoreError> {
         unpanic("certificates read", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             let table = txn.open_table(CERTIFICATES)?;
             let lower = after.map(|h| h.0);
             let range = match &lower {
@@ -1005,7 +1054,7 @@ impl Store for RedbStore {
 
     fn merkle_size(&self) -> Result<u64, StoreError> {
         unpanic("merkle size read", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             read_meta(&txn.open_table(META)?, META_MERKLE_SIZE)
         })
     }
@@ -1013,7 +1062,7 @@ impl Store for RedbStore {
     fn merkle_node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
         if level > 0 {
             return unpanic("merkle node read", || {
-                let txn = self.db.begin_read()?;
+                let txn = self.db().begin_read()?;
                 Ok(txn
                     .open_table(MERKLE_NODES)?
                     .get((level, index))?
@@ -1022,7 +1071,7 @@ impl Store for RedbStore {
         }
         // A leaf: the leaf hash of the entry at that position of the ledger.
         let found = unpanic("leaf position read", || {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             if index >= read_meta(&txn.open_table(META)?, META_MERKLE_SIZE)? {
                 return Ok(None);
             }
