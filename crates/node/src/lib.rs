@@ -652,8 +652,10 @@ fn commit_until_durable(peer: &Peer, block: &Block, gate: &CommitGate) -> Result
     loop {
         let refused = match peer.deliver(block) {
             Ok(()) => break,
-            // The store failed, in the commit or in a read validation made: the disk, not the block.
-            Err(e @ (PeerError::Store(_) | PeerError::Block(BlockError::Store { .. }))) => e,
+            // The disk or the engine failed, in the commit or in a read validation made: not the
+            // block, and it may pass. Damage and refused commits are not retried.
+            Err(PeerError::Store(e)) if e.may_pass() => PeerError::Store(e),
+            Err(e @ PeerError::Block(BlockError::Store { .. })) => e,
             Err(e) => return Err(e),
         };
         if gate.degraded().is_none() {

@@ -11,13 +11,38 @@ use medledger_node::{
     DataDir, InitOptions, InitOutcome, InvokeError, Node, NodeError, NodeOptions, init,
 };
 use medledger_sim::disk::{Disk, Fault};
-use medledger_store::{RedbOptions, RedbStore, Store};
+use medledger_store::{RedbOptions, RedbStore, StateEntry, Store, StoreError};
+use medledger_types::{Hash, TxId, TxLocation, Version, VersionedValue};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn patient(id: i64) -> (String, Vec<Vec<u8>>) {
     let call = EhrCall::Create(NewRecord::Patient(samples::patient(id)));
     (call.function().to_owned(), vec![call.encode()])
+}
+
+/// Issues a doctor's identity and records the doctor on the ledger as `admin`.
+async fn enrol_doctor(
+    node: &Node,
+    admin: &medledger_node::Identity,
+    ca: &medledger_crypto::x509::CertificateAuthority,
+) -> medledger_node::Identity {
+    let doctor = medledger_node::init::issue_identity(
+        ca,
+        "ana@hospital.cu",
+        medledger_types::Role::Doctor,
+        medledger_node::now_ms() / 1000,
+    )
+    .expect("doctor");
+    let call = EhrCall::Create(NewRecord::Doctor(samples::doctor(
+        10,
+        "ana@hospital.cu",
+        doctor.certificate.clone(),
+    )));
+    node.invoke(admin, call.function(), vec![call.encode()])
+        .await
+        .expect("doctor registered");
+    doctor
 }
 
 /// A new network whose node runs on a simulated disk.
@@ -65,21 +90,7 @@ async fn a_full_disk_stops_writes_and_says_so_and_the_node_resumes_when_space_re
     medledger_node::register_first_admin(&node, &admin, "admin@medledger.local")
         .await
         .expect("first admin");
-    let doctor = medledger_node::init::issue_identity(
-        &ca,
-        "ana@hospital.cu",
-        medledger_types::Role::Doctor,
-        medledger_node::now_ms() / 1000,
-    )
-    .expect("doctor");
-    let call = EhrCall::Create(NewRecord::Doctor(samples::doctor(
-        10,
-        "ana@hospital.cu",
-        doctor.certificate.clone(),
-    )));
-    node.invoke(&admin, call.function(), vec![call.encode()])
-        .await
-        .expect("doctor registered");
+    let doctor = enrol_doctor(&node, &admin, &ca).await;
     assert_eq!(node.health(), Ok(()));
 
     // The disk is full from the next write on: the commit fails, the write is not acknowledged.
@@ -163,4 +174,121 @@ async fn a_node_stopping_while_its_disk_is_full_stops_without_hanging_and_loses_
     disk.free_space();
     store.recover().expect("the store opens again");
     assert_eq!(store.height().expect("height"), height);
+}
+
+/// A store that refuses every commit once told to, as a damaged ledger would (`Corrupted`): a failure
+/// that does not pass, so the committer must stop rather than retry.
+struct Refusing {
+    inner: Arc<dyn Store>,
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+impl Store for Refusing {
+    fn height(&self) -> Result<u64, StoreError> {
+        self.inner.height()
+    }
+    fn commit(&self, commit: medledger_store::BlockCommit) -> Result<(), StoreError> {
+        if self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Corrupted {
+                what: "the ledger file".into(),
+                detail: "a page does not match its checksum (simulated)".into(),
+            });
+        }
+        self.inner.commit(commit)
+    }
+    fn block(&self, number: u64) -> Result<Option<medledger_types::Block>, StoreError> {
+        self.inner.block(number)
+    }
+    fn block_bytes(&self, number: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.block_bytes(number)
+    }
+    fn header_hash(&self, number: u64) -> Result<Option<Hash>, StoreError> {
+        self.inner.header_hash(number)
+    }
+    fn tx_location(&self, tx_id: &TxId) -> Result<Option<TxLocation>, StoreError> {
+        self.inner.tx_location(tx_id)
+    }
+    fn get(&self, key: &str) -> Result<Option<VersionedValue>, StoreError> {
+        self.inner.get(key)
+    }
+    fn version(&self, key: &str) -> Result<Option<Version>, StoreError> {
+        self.inner.version(key)
+    }
+    fn state_entries(
+        &self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, StateEntry)>, StoreError> {
+        self.inner.state_entries(start, end, limit)
+    }
+    fn range(
+        &self,
+        start: &str,
+        end: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, VersionedValue)>, StoreError> {
+        self.inner.range(start, end, limit)
+    }
+    fn history_versions(
+        &self,
+        key: &str,
+        after: Option<Version>,
+        limit: usize,
+    ) -> Result<Vec<Version>, StoreError> {
+        self.inner.history_versions(key, after, limit)
+    }
+    fn certificate(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.certificate(hash)
+    }
+    fn certificates(
+        &self,
+        after: Option<Hash>,
+        limit: usize,
+    ) -> Result<Vec<(Hash, Vec<u8>)>, StoreError> {
+        self.inner.certificates(after, limit)
+    }
+    fn merkle_size(&self) -> Result<u64, StoreError> {
+        self.inner.merkle_size()
+    }
+    fn merkle_node(&self, level: u8, index: u64) -> Result<Option<Hash>, StoreError> {
+        self.inner.merkle_node(level, index)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_that_fails_for_good_stops_the_node_says_why_and_wakes_every_waiter() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = DataDir::new(dir.path());
+    let InitOutcome::Created { admin, ca } = init(&data, &InitOptions::default()).expect("init")
+    else {
+        panic!("a fresh directory is initialized")
+    };
+    let inner: Arc<dyn Store> =
+        Arc::new(RedbStore::open(&data.ledger()).expect("the ledger opens"));
+    let store = Arc::new(Refusing {
+        inner,
+        refuse: std::sync::atomic::AtomicBool::new(false),
+    });
+    let node = Node::start_on(&data, &NodeOptions::default(), store.clone()).expect("starts");
+    medledger_node::register_first_admin(&node, &admin, "admin@medledger.local")
+        .await
+        .expect("first admin");
+    let doctor = enrol_doctor(&node, &admin, &ca).await;
+    assert_eq!(node.health(), Ok(()));
+
+    store
+        .refuse
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (function, args) = patient(1);
+    // The waiter hears that the node stopped (woken, not timed out: it would wait 30 s for a 202).
+    let failed = node.invoke(&doctor, &function, args).await;
+    assert!(matches!(failed, Err(InvokeError::Submit(_))), "{failed:?}");
+    let reason = node.health().expect_err("the node says it stopped");
+    assert!(reason.contains("checksum"), "{reason}");
+    assert!(!node.is_running());
+    // Writes are refused from then on, and the stop reports the failure.
+    let (function, args) = patient(2);
+    assert!(node.invoke(&doctor, &function, args).await.is_err());
+    assert!(node.shutdown().is_err());
 }

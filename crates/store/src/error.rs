@@ -26,6 +26,12 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the failure may pass (the disk or the engine failed: full, an I/O error), so that the
+    /// same request may succeed after [`crate::Store::recover`]; not damage, nor a refused request.
+    pub fn may_pass(&self) -> bool {
+        matches!(self, StoreError::Io(_) | StoreError::Database(_))
+    }
+
     /// Whether the store itself failed (as opposed to refusing one request).
     pub fn is_fatal(&self) -> bool {
         matches!(
