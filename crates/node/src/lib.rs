@@ -282,6 +282,7 @@ impl Node {
     /// succeeds).
     pub fn is_running(&self) -> bool {
         self.orderer.is_some()
+            && self.failure.get().is_none()
             && self.gate.degraded().is_none()
             && self
                 .committer
