@@ -11,8 +11,9 @@
 //! item, missing from the set, and is verified again; a signature that failed here is verified again and
 //! fails there. So the verdicts are the replay's own; only the work is shared with the second core.
 //!
-//! The thread hands each block it read to the replay (which therefore reads each block once), through a
-//! bounded channel: it runs at most [`AHEAD_BLOCKS_MAX`] blocks ahead.
+//! The thread hands each block it read to the replay (which therefore reads each block once), with the
+//! audited store's transaction-index entry of each id in it (the replay compares them with its own),
+//! through a bounded channel: it runs at most [`AHEAD_BLOCKS_MAX`] blocks ahead.
 
 use std::collections::HashMap;
 use std::sync::mpsc::SyncSender;
@@ -21,7 +22,8 @@ use medledger_crypto::keys::PublicKey;
 use medledger_crypto::verified::VerifiedSignatures;
 use medledger_store::Store;
 use medledger_types::{
-    Block, ChannelConfig, Envelope, Hash, IdentityRef, Proposal, Signature, codec, limits,
+    Block, ChannelConfig, Envelope, Hash, IdentityRef, Proposal, Signature, TxId, TxLocation,
+    codec, limits,
 };
 
 /// How many blocks the thread reads ahead of the replay, at most.
@@ -32,8 +34,17 @@ pub(crate) const AHEAD_BLOCKS_MAX: usize = 32;
 pub(crate) const AHEAD_SIGNATURES_MAX: usize =
     AHEAD_BLOCKS_MAX * (limits::BLOCK_TX_COUNT_MAX * 3 + 1);
 
-/// What the replay receives for each block number: the stored block, or why it cannot be read.
-pub(crate) type Read = Result<Block, medledger_store::StoreError>;
+/// What the replay receives for each block number: the stored block with the audited index's entry for
+/// each transaction id it carries, or why the block cannot be read.
+pub(crate) type Read = Result<Ahead, medledger_store::StoreError>;
+
+/// A block read ahead.
+pub(crate) struct Ahead {
+    pub(crate) block: Block,
+    /// The audited store's transaction index for the ids of the block's decodable proposals, as read
+    /// here (an id whose read failed is absent: the replay reads it again and reports the failure).
+    pub(crate) stored: HashMap<TxId, Option<TxLocation>>,
+}
 
 /// Keys by certificate hash, as far as this thread could work them out.
 struct Keys<'a> {
@@ -90,24 +101,27 @@ pub(crate) fn read_ahead(
         known: HashMap::new(),
     };
     for number in 0..height {
-        let read = match source.block(number) {
-            Ok(Some(block)) => Ok(block),
-            Ok(None) => Err(medledger_store::StoreError::Corrupted {
-                what: format!("block {number}"),
-                detail: "missing".into(),
-            }),
-            Err(e) => Err(e),
+        let block = match source.block(number) {
+            Ok(Some(block)) => block,
+            Ok(None) => {
+                let _ = blocks.send(Err(medledger_store::StoreError::Corrupted {
+                    what: format!("block {number}"),
+                    detail: "missing".into(),
+                }));
+                return;
+            }
+            Err(e) => {
+                let _ = blocks.send(Err(e));
+                return;
+            }
         };
-        let Ok(block) = read else {
-            let _ = blocks.send(read);
-            return;
-        };
-        if number == 0 {
+        let stored = if number == 0 {
             learn_orderers(&block, &mut keys);
+            HashMap::new()
         } else {
-            check_block(&block, &mut keys, verified);
-        }
-        if blocks.send(Ok(block)).is_err() {
+            check_block(&block, &mut keys, verified)
+        };
+        if blocks.send(Ok(Ahead { block, stored })).is_err() {
             return;
         }
     }
@@ -128,8 +142,14 @@ fn learn_orderers(genesis: &Block, keys: &mut Keys<'_>) {
     }
 }
 
-/// Verifies the signatures of `block` whose keys it can work out, and remembers those that verify.
-fn check_block(block: &Block, keys: &mut Keys<'_>, verified: &VerifiedSignatures) {
+/// Verifies the signatures of `block` whose keys it can work out, and remembers those that verify;
+/// returns the audited index's entries for the block's transaction ids.
+fn check_block(
+    block: &Block,
+    keys: &mut Keys<'_>,
+    verified: &VerifiedSignatures,
+) -> HashMap<TxId, Option<TxLocation>> {
+    let mut stored = HashMap::new();
     let mut items: Vec<(Vec<u8>, Signature, PublicKey)> = Vec::new();
     let header_hash = medledger_crypto::header_hash(&block.header);
     let orderer = &block.metadata.orderer_signature;
@@ -145,13 +165,18 @@ fn check_block(block: &Block, keys: &mut Keys<'_>, verified: &VerifiedSignatures
             "proposal",
             &envelope.proposal.proposal,
             limits::PROPOSAL_BYTES_MAX,
-        ) && let Some(key) = keys.of(&proposal.creator)
-        {
-            items.push((
-                envelope.proposal.proposal.clone(),
-                envelope.proposal.signature,
-                key,
-            ));
+        ) {
+            let tx_id = medledger_crypto::tx_id(&envelope.proposal.proposal);
+            if let Ok(location) = keys.source.tx_location(&tx_id) {
+                stored.insert(tx_id, location);
+            }
+            if let Some(key) = keys.of(&proposal.creator) {
+                items.push((
+                    envelope.proposal.proposal.clone(),
+                    envelope.proposal.signature,
+                    key,
+                ));
+            }
         }
         for endorsement in &envelope.endorsements {
             if let Some(key) = keys.of(&endorsement.endorser) {
@@ -169,4 +194,5 @@ fn check_block(block: &Block, keys: &mut Keys<'_>, verified: &VerifiedSignatures
         .collect();
     // A failure is not remembered: the replay verifies it again and judges it.
     verified.verify_all(&batch);
+    stored
 }

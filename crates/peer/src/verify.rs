@@ -16,7 +16,7 @@
 //! itself, so it verifies. An auditor catches it with an [`Anchors`] kept from outside: the genesis
 //! block's header hash, or a signed checkpoint an earlier run of the node handed out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use medledger_crypto::merkle::{self, Frontier};
 use medledger_crypto::verified::VerifiedSignatures;
@@ -169,14 +169,14 @@ fn replay_all(
 ) -> Result<VerifyReport, VerifyError> {
     let mut replay = Replay::new(replay, verified);
     for number in 0..height {
-        let block = match blocks.recv() {
-            Ok(Ok(block)) => block,
+        let (block, stored) = match blocks.recv() {
+            Ok(Ok(ahead)) => (ahead.block, ahead.stored),
             Ok(Err(e)) => return Err(at(number)(e.to_string())),
             // The reader ended without a word: read this block here.
-            Err(_) => stored_block(source, number)?,
+            Err(_) => (stored_block(source, number)?, HashMap::new()),
         };
         let tx_ids = replay.replay_block(number, &block)?;
-        replay.compare_tx_index(source, number, &tx_ids)?;
+        replay.compare_tx_index(source, number, &tx_ids, &stored)?;
         if number == 0 {
             check_genesis_anchor(&replay.tip.last_hash, anchors)?;
             if let (Some(signed), Some(checkpoint)) = (&anchors.checkpoint, &checkpoint) {
@@ -348,12 +348,16 @@ impl<'a> Replay<'a> {
         source: &dyn Store,
         number: u64,
         tx_ids: &[TxId],
+        read_ahead: &HashMap<TxId, Option<TxLocation>>,
     ) -> Result<(), VerifyError> {
         let fail = at(number);
         for &tx_id in tx_ids {
-            let stored = source
-                .tx_location(&tx_id)
-                .map_err(|e| fail(e.to_string()))?;
+            let stored = match read_ahead.get(&tx_id) {
+                Some(location) => *location,
+                None => source
+                    .tx_location(&tx_id)
+                    .map_err(|e| fail(e.to_string()))?,
+            };
             let replayed = self
                 .store
                 .tx_location(&tx_id)
