@@ -7,7 +7,8 @@
 
 use axum::http::StatusCode;
 use medledger_contract::ehr::Doctor;
-use medledger_service::auth::session_of;
+use medledger_service::ServiceError;
+use medledger_service::auth::{Session, session_of};
 use medledger_service::people::{
     PreparedRegistration, Settled, begin_registration, complete_registration, prepare_registration,
     settle_registration, submit_registration,
@@ -18,19 +19,26 @@ use medledger_wallet::OnLedger;
 const EMAIL: &str = "luisa@hospital.test";
 const PROVIDER_ID: i64 = 4040;
 
-/// The registration of doctor [`EMAIL`] as the first administrator, prepared (certificate issued, entry
-/// sealed) but nothing stored.
-async fn prepared(gateway: &TestGateway) -> PreparedRegistration {
+/// The first administrator's session, as the API would find it from their token.
+async fn admin_session(gateway: &TestGateway) -> Session {
     let token = gateway.admin_token().await;
-    let session = session_of(&gateway.state, Some(&token)).expect("the administrator's session");
+    session_of(&gateway.state, Some(&token)).expect("the administrator's session")
+}
+
+/// Prepares the registration of doctor [`EMAIL`] as the first administrator (certificate issued, entry
+/// sealed; nothing stored), or the error it is refused with.
+async fn prepare(gateway: &TestGateway) -> Result<PreparedRegistration, ServiceError> {
     let initial = TestGateway::initial_password(DOCTOR_PASSWORD);
     prepare_registration::<Doctor>(
         &gateway.state,
-        &session,
+        &admin_session(gateway).await,
         TestGateway::doctor_body(PROVIDER_ID, EMAIL, &initial),
     )
     .await
-    .expect("a valid registration")
+}
+
+async fn prepared(gateway: &TestGateway) -> PreparedRegistration {
+    prepare(gateway).await.expect("a valid registration")
 }
 
 fn wallet_state(gateway: &TestGateway) -> Option<OnLedger> {
@@ -91,8 +99,8 @@ async fn a_stop_after_the_wallet_entry_frees_the_email_at_the_next_start() {
         Some(OnLedger::Registering { tx: None })
     );
     // Meanwhile the entry holds the email: no second registration of it.
-    let again = prepared_or_error(&gateway).await;
-    assert_eq!(again, Some(StatusCode::CONFLICT));
+    let again = prepare(&gateway).await.expect_err("the email is taken");
+    assert_eq!(again.status(), StatusCode::CONFLICT.as_u16());
 
     restart_frees_the_email(gateway).await;
 }
@@ -119,8 +127,7 @@ async fn a_stop_after_the_commit_completes_the_registration_at_the_next_start() 
     let gateway = TestGateway::start().await;
     let registration = prepared(&gateway).await;
     begin_registration(&gateway.state, &registration).expect("the entry is written");
-    let token = gateway.admin_token().await;
-    let session = session_of(&gateway.state, Some(&token)).expect("session");
+    let session = admin_session(&gateway).await;
     let written = submit_registration(
         &gateway.state,
         &session,
@@ -174,8 +181,7 @@ async fn the_steps_in_order_complete_and_settling_again_changes_nothing() {
     let gateway = TestGateway::start().await;
     let registration = prepared(&gateway).await;
     begin_registration(&gateway.state, &registration).expect("begin");
-    let token = gateway.admin_token().await;
-    let session = session_of(&gateway.state, Some(&token)).expect("session");
+    let session = admin_session(&gateway).await;
     submit_registration(
         &gateway.state,
         &session,
@@ -242,22 +248,4 @@ async fn a_registration_answered_202_completes_when_its_transaction_commits() {
         tokio::task::yield_now().await;
     }
     assert_eq!(wallet_state(&gateway), Some(OnLedger::Yes));
-}
-
-/// Prepares the same registration again: `None` if it could be prepared, else the status it was refused
-/// with.
-async fn prepared_or_error(gateway: &TestGateway) -> Option<StatusCode> {
-    let token = gateway.admin_token().await;
-    let session = session_of(&gateway.state, Some(&token)).expect("session");
-    let initial = TestGateway::initial_password(DOCTOR_PASSWORD);
-    match prepare_registration::<Doctor>(
-        &gateway.state,
-        &session,
-        TestGateway::doctor_body(PROVIDER_ID, EMAIL, &initial),
-    )
-    .await
-    {
-        Ok(_) => None,
-        Err(e) => Some(StatusCode::from_u16(e.status()).expect("a status")),
-    }
 }

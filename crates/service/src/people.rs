@@ -323,6 +323,8 @@ pub async fn submit_registration(
     match noted {
         Ok(written) => Ok(written),
         Err(Attempt::Node(e)) if crate::state::may_still_commit(&e) => Err(e.into()),
+        // Committed: the entry stays for settling, which completes it by the transaction's status.
+        Err(failed @ Attempt::Unreadable(_)) => Err(failed.into()),
         Err(failed) => {
             if let Err(e) = wallet.abandon_registration(email_key) {
                 tracing::warn!(email = %email_key, error = %e, "cannot remove a failed registration's wallet entry; the next start will");

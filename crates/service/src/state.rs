@@ -203,7 +203,7 @@ impl AppState {
                     self.inner.metrics.record_commit(started.elapsed());
                     let header: RecordHeader =
                         decode_response(&committed.payload).map_err(|e| {
-                            Attempt::Noting(ServiceError::Internal(format!(
+                            Attempt::Unreadable(ServiceError::Internal(format!(
                                 "the contract's answer to a write: {e}"
                             )))
                         })?;
@@ -253,15 +253,17 @@ impl AppState {
 pub(crate) enum Attempt {
     /// The node's answer to the last attempt.
     Node(InvokeError),
-    /// The caller's `note` refused, or the committed answer could not be read.
+    /// The caller's `note` refused: nothing was submitted.
     Noting(ServiceError),
+    /// The write committed valid, but the contract's answer to it could not be read.
+    Unreadable(ServiceError),
 }
 
 impl From<Attempt> for ServiceError {
     fn from(attempt: Attempt) -> ServiceError {
         match attempt {
             Attempt::Node(e) => e.into(),
-            Attempt::Noting(e) => e,
+            Attempt::Noting(e) | Attempt::Unreadable(e) => e,
         }
     }
 }
@@ -271,12 +273,42 @@ impl From<Attempt> for ServiceError {
 pub(crate) fn may_still_commit(e: &InvokeError) -> bool {
     use medledger_orderer::SubmitError;
     match e {
-        InvokeError::Timeout { .. } | InvokeError::Node(_) => true,
+        InvokeError::Timeout { .. } => true,
         // `Stopped` also ends a wait for a transaction already queued.
         InvokeError::Submit(SubmitError::Stopped) => true,
-        InvokeError::Submit(SubmitError::QueueFull | SubmitError::TooLarge { .. })
+        // Every node error comes before the envelope is queued (a node that takes no writes, the
+        // endorsement's job, the waiter's registration): the transaction never reached the orderer.
+        InvokeError::Node(_)
+        | InvokeError::Submit(SubmitError::QueueFull | SubmitError::TooLarge { .. })
         | InvokeError::Endorse(_)
         | InvokeError::Refused(_)
         | InvokeError::Invalid(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_still_commit;
+    use medledger_node::{InvokeError, NodeError};
+    use medledger_orderer::SubmitError;
+    use medledger_types::{Hash, TxId};
+
+    #[test]
+    fn only_a_queued_transaction_may_still_commit() {
+        let tx_id = TxId(Hash([1; 32]));
+        // Queued, or perhaps queued: its outcome is read from the ledger later.
+        assert!(may_still_commit(&InvokeError::Timeout {
+            tx_id,
+            waited_ms: 1
+        }));
+        assert!(may_still_commit(&InvokeError::Submit(SubmitError::Stopped)));
+        // Never reached the orderer: a registration's entry can be removed at once.
+        assert!(!may_still_commit(&InvokeError::Node(NodeError::Stopped(
+            "the ledger cannot be written".into()
+        ))));
+        assert!(!may_still_commit(&InvokeError::Submit(
+            SubmitError::QueueFull
+        )));
+        assert!(!may_still_commit(&InvokeError::Refused(Vec::new())));
     }
 }

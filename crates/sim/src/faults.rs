@@ -62,7 +62,7 @@ impl FaultCampaign {
     pub fn new(seed: u64, blocks: usize) -> Result<FaultCampaign, Violation> {
         let mut simulation = Simulation::new(seed);
         let mut steps = 0;
-        while (simulation.chain()?.0.len()) < blocks + 1 && steps < blocks * 50 {
+        while simulation.height() < blocks as u64 + 1 && steps < blocks * 50 {
             simulation.step()?;
             steps += 1;
         }

@@ -499,6 +499,11 @@ impl Simulation {
         self.check()
     }
 
+    /// Blocks on peer A's chain, the genesis included.
+    pub fn height(&self) -> u64 {
+        self.peer_a.height()
+    }
+
     /// Peer A's chain so far, every block from the genesis, and the peer's identity: what
     /// [`faults`] replays onto a faulty disk.
     pub fn chain(&self) -> Result<(Vec<Block>, PeerKeys), Violation> {

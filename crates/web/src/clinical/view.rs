@@ -216,8 +216,9 @@ fn changed_fields<'a>(
     before: &'a Map<String, Value>,
     after: &'a Map<String, Value>,
 ) -> impl Iterator<Item = &'static FieldSpec> + 'a {
-    let value =
-        |record: &Map<String, Value>, name: &str| record.get(name).unwrap_or(&Value::Null).clone();
+    let value = |record: &'a Map<String, Value>, name: &str| -> &'a Value {
+        record.get(name).unwrap_or(&Value::Null)
+    };
     fields::fields(kind)
         .iter()
         .filter(move |spec| value(before, spec.name) != value(after, spec.name))
